@@ -1,0 +1,145 @@
+"""devnet.toml: every knob of a devnet, with defaults; command-line flags override it.
+
+    [devnet]  state_dir, mode
+    [l1]      host, port, chain_id, block_time, epoch_length
+    [l2]      chain_id, block_time, gas_limit, dev_accounts, dev_balance_eth
+    [nodes]   sequencer_port, verifier_port
+    [batcher] max_blocks, max_seconds, compression
+
+A port of 0 means "any free port". Unknown sections or keys are errors, not silently ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+MODES = ("single",)  # committee, pos, auction and shared come with the decentralised-sequencing work
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class L1Settings:
+    host: str = "127.0.0.1"
+    port: int = 8545
+    chain_id: int = 31337
+    block_time: float = 1.0
+    epoch_length: int = 32
+
+
+@dataclass(frozen=True)
+class L2Settings:
+    chain_id: int = 901
+    block_time: float = 1.0
+    gas_limit: int = 30_000_000
+    dev_accounts: int = 10
+    dev_balance_eth: int = 10_000
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    sequencer_port: int = 9545
+    verifier_port: int = 9546
+
+
+@dataclass(frozen=True)
+class BatcherSettings:
+    max_blocks: int = 10
+    max_seconds: float = 3.0
+    compression: str = "zlib"
+
+
+@dataclass(frozen=True)
+class DevnetConfig:
+    state_dir: Path = Path(".devnet")
+    mode: str = "single"
+    l1: L1Settings = field(default_factory=L1Settings)
+    l2: L2Settings = field(default_factory=L2Settings)
+    nodes: NodeSettings = field(default_factory=NodeSettings)
+    batcher: BatcherSettings = field(default_factory=BatcherSettings)
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    def validate(self) -> DevnetConfig:
+        if self.mode not in MODES:
+            raise ConfigError(f"mode {self.mode!r} is not available; choose one of {', '.join(MODES)}")
+        if self.l1.block_time <= 0:
+            raise ConfigError("l1.block_time must be > 0 (epochs and deadlines count L1 blocks)")
+        if self.l2.block_time < 0:
+            raise ConfigError("l2.block_time must be >= 0 (0 = a block per transaction)")
+        if self.l2.chain_id == self.l1.chain_id:
+            raise ConfigError("l2.chain_id must differ from l1.chain_id")
+        if self.l1.epoch_length < 1:
+            raise ConfigError("l1.epoch_length must be >= 1")
+        if self.batcher.max_blocks < 1 or self.batcher.max_seconds <= 0:
+            raise ConfigError("batcher.max_blocks must be >= 1 and batcher.max_seconds > 0")
+        if self.batcher.compression not in ("zlib", "brotli", "none"):
+            raise ConfigError("batcher.compression must be zlib, brotli or none")
+        if not 1 <= self.l2.dev_accounts <= 100:
+            raise ConfigError("l2.dev_accounts must be between 1 and 100")
+        ports = [p for p in (self.l1.port, self.nodes.sequencer_port, self.nodes.verifier_port) if p]
+        if len(ports) != len(set(ports)):
+            raise ConfigError(f"ports must differ: {ports}")
+        return self
+
+
+_SECTIONS: dict[str, type] = {"l1": L1Settings, "l2": L2Settings, "nodes": NodeSettings, "batcher": BatcherSettings}
+
+
+def _typed(section: str, cls: type, values: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    result = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown key [{section}] {key}; known: {', '.join(known)}")
+        default = getattr(cls(), key)
+        expected = type(default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
+            raise ConfigError(f"[{section}] {key} must be {expected.__name__}, got {value!r}")
+        result[key] = value
+    return cls(**result)
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> DevnetConfig:
+    """Read devnet.toml (if given or present) and apply dotted overrides such as {"l1.port": 0}."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section, _, key = dotted.partition(".")
+        raw.setdefault(section, {})[key] = value
+    config = DevnetConfig()
+    for section, values in raw.items():
+        if section == "devnet":
+            for key, value in values.items():
+                if key == "state_dir":
+                    config = replace(config, state_dir=Path(value))
+                elif key == "mode":
+                    config = replace(config, mode=str(value))
+                else:
+                    raise ConfigError(f"unknown key [devnet] {key}; known: state_dir, mode")
+        elif section in _SECTIONS:
+            if not isinstance(values, dict):
+                raise ConfigError(f"[{section}] must be a table")
+            current = {f.name: getattr(getattr(config, section), f.name) for f in fields(_SECTIONS[section])}
+            current.update(values)
+            config = replace(config, **{section: _typed(section, _SECTIONS[section], current)})
+        else:
+            raise ConfigError(f"unknown section [{section}]; known: devnet, {', '.join(_SECTIONS)}")
+    return config.validate()

@@ -1,0 +1,255 @@
+"""Bring a whole devnet up and down: Anvil, contracts, node processes, state file.
+
+Used by the CLI (`devnet up`) and by tests. Every process started here is owned: started on a
+checked port, waited for until ready, logged to <state_dir>/logs, stopped by `down()`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devnet.config import DevnetConfig
+from devnet.deploy import Deployment, deploy_contracts
+from devnet.state import write_state
+from devnet.supervisor import ManagedProcess, ProcessFailed, free_port, port_in_use
+from toolkit.accounts import DevAccount, _derive, dev_accounts
+from toolkit.l1.artifacts import find_foundry_tool
+from toolkit.l2.chain_config import GenesisAccount, L2ChainConfig
+from toolkit.node.config import NodeConfig
+
+log = logging.getLogger(__name__)
+
+READY_SECONDS = 60.0
+SEQUENCER_KEY_INDEX = 100  # operator keys come from the mnemonic past the users' dev accounts
+ETHER = 10**18
+
+
+class DevnetError(RuntimeError):
+    pass
+
+
+def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 5.0) -> Any:
+    """A blocking JSON-RPC call (for readiness probes and the CLI); raises on an error reply."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        reply = json.loads(response.read())
+    if "error" in reply:
+        raise RuntimeError(f"{method}: {reply['error'].get('message')}")
+    return reply["result"]
+
+
+def http_json(url: str, timeout: float = 2.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+@dataclass
+class Devnet:
+    config: DevnetConfig
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    node_configs: dict[str, NodeConfig] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.config.state_dir
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def up(self) -> dict[str, Any]:
+        """Start everything and return the state (also written to the state file)."""
+        started = time.monotonic()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            ports = self._choose_ports()
+            l1_url = self._start_anvil(ports["l1"])
+            operator = _derive_operator(0)
+            rpc_call(l1_url, "anvil_setBalance", [operator.address, hex(1000 * ETHER)])
+            deployment = deploy_contracts(
+                l1_url, dev_accounts(1)[0].private_key, {self.config.l2.chain_id: operator.address},
+                self.config.l1.epoch_length,
+            )
+            chain = self._chain_config()
+            self._start_nodes(l1_url, deployment, chain, operator, ports)
+        except BaseException:
+            self.down()
+            raise
+        self.state = self._describe(l1_url, deployment, chain, operator, time.monotonic() - started)
+        write_state(self.config.state_file, self.state)
+        return self.state
+
+    def _choose_ports(self) -> dict[str, int]:
+        host = self.config.l1.host
+        wanted = {
+            "l1": self.config.l1.port,
+            "sequencer": self.config.nodes.sequencer_port,
+            "verifier": self.config.nodes.verifier_port,
+        }
+        chosen: dict[str, int] = {}
+        for name, port in wanted.items():
+            if port == 0:
+                port = free_port(host)
+                while port in chosen.values():
+                    port = free_port(host)
+            elif port_in_use(port, host):
+                raise DevnetError(
+                    f"port {port} for {name} on {host} is already in use: stop what holds it "
+                    f"(another devnet? `devnet down`) or choose another port in devnet.toml or with a flag"
+                )
+            chosen[name] = port
+        return chosen
+
+    def _start_anvil(self, port: int) -> str:
+        host = self.config.l1.host
+        block_time = self.config.l1.block_time
+        argv = [
+            str(find_foundry_tool("anvil")), "--host", host, "--port", str(port),
+            "--chain-id", str(self.config.l1.chain_id), "--block-time", f"{block_time:g}",
+            "--accounts", str(self.config.l2.dev_accounts), "--balance", str(self.config.l2.dev_balance_eth),
+        ]
+        process = ManagedProcess("anvil", argv, self.log_dir / "anvil.log")
+        process.start()
+        self.processes["anvil"] = process
+        url = f"http://{host}:{port}"
+        process.wait_ready(lambda: rpc_call(url, "eth_chainId", timeout=1) is not None, READY_SECONDS)
+        return url
+
+    def _chain_config(self) -> L2ChainConfig:
+        balance = self.config.l2.dev_balance_eth * ETHER
+        alloc = tuple(GenesisAccount(a.address, balance) for a in dev_accounts(self.config.l2.dev_accounts))
+        return L2ChainConfig(
+            chain_id=self.config.l2.chain_id,
+            genesis_timestamp=int(time.time()) - 1,
+            alloc=alloc,
+            gas_limit=self.config.l2.gas_limit,
+        )
+
+    def _start_nodes(
+        self, l1_url: str, deployment: Deployment, chain: L2ChainConfig, operator: DevAccount, ports: dict[str, int]
+    ) -> None:
+        host = self.config.l1.host
+        sequencer_url = f"http://{host}:{ports['sequencer']}"
+        verifier_url = f"http://{host}:{ports['verifier']}"
+        common = {
+            "chain": chain,
+            "l1_rpc_url": l1_url,
+            "inbox_address": deployment.inbox,
+            "registry_address": deployment.registry,
+            "host": host,
+            "l1_start_block": deployment.block,
+            "block_time": self.config.l2.block_time,
+            "batch_max_blocks": self.config.batcher.max_blocks,
+            "batch_max_seconds": self.config.batcher.max_seconds,
+            "batch_compression": self.config.batcher.compression,
+        }
+        self.node_configs = {
+            "sequencer-0": NodeConfig(
+                name="sequencer-0", role="sequencer", port=ports["sequencer"], private_key=operator.private_key,
+                peers=(verifier_url,), **common,
+            ),
+            "verifier-0": NodeConfig(
+                name="verifier-0", role="verifier", port=ports["verifier"], sequencer_url=sequencer_url, **common
+            ),
+        }
+        for name, node_config in self.node_configs.items():
+            self.start_node(name)
+        for name in self.node_configs:
+            self.wait_node_ready(name)
+
+    def node_url(self, name: str) -> str:
+        node_config = self.node_configs[name]
+        return f"http://{node_config.host}:{node_config.port}"
+
+    def start_node(self, name: str) -> None:
+        node_config = self.node_configs[name]
+        config_path = self.state_dir / "nodes" / f"{name}.json"
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(json.dumps(node_config.to_json(), indent=2))
+        process = ManagedProcess(
+            name, [sys.executable, "-m", "toolkit.node", "--config", str(config_path)], self.log_dir / f"{name}.log"
+        )
+        process.start()
+        self.processes[name] = process
+
+    def wait_node_ready(self, name: str, deadline_seconds: float = READY_SECONDS) -> None:
+        url = self.node_url(name)
+        self.processes[name].wait_ready(lambda: bool(http_json(f"{url}/health", 1)["ready"]), deadline_seconds)
+
+    def down(self) -> None:
+        """Stop nodes first, then the L1; safe to call more than once."""
+        for name in [n for n in self.processes if n != "anvil"] + ["anvil"]:
+            process = self.processes.get(name)
+            if process is not None:
+                process.stop()
+
+    def _describe(
+        self, l1_url: str, deployment: Deployment, chain: L2ChainConfig, operator: DevAccount, seconds: float
+    ) -> dict[str, Any]:
+        executor_genesis = _genesis_hash(chain)
+        nodes = []
+        for name, node_config in self.node_configs.items():
+            url = self.node_url(name)
+            nodes.append(
+                {
+                    "name": name,
+                    "role": node_config.role,
+                    "rpc": url,
+                    "ws": url.replace("http://", "ws://"),
+                    "pid": self.processes[name].pid,
+                    "log": str(self.processes[name].log_path),
+                    "config": str(self.state_dir / "nodes" / f"{name}.json"),
+                }
+            )
+        return {
+            "mode": self.config.mode,
+            "ready": True,
+            "started_at": int(time.time()),
+            "startup_seconds": round(seconds, 2),
+            "l1": {
+                "rpc": l1_url,
+                "ws": l1_url.replace("http://", "ws://"),
+                "chain_id": self.config.l1.chain_id,
+                "block_time": self.config.l1.block_time,
+                "pid": self.processes["anvil"].pid,
+                "log": str(self.processes["anvil"].log_path),
+            },
+            "contracts": {"SequencerRegistry": deployment.registry, "Inbox": deployment.inbox},
+            "deploy_block": deployment.block,
+            "chains": [
+                {
+                    "chain_id": chain.chain_id,
+                    "genesis_hash": "0x" + executor_genesis.hex(),
+                    "block_time": self.config.l2.block_time,
+                    "rpc": nodes[0]["rpc"],
+                    "ws": nodes[0]["ws"],
+                    "nodes": nodes,
+                }
+            ],
+            "sequencers": [{"name": "sequencer-0", "address": operator.address, "private_key": operator.private_key}],
+            "accounts": [
+                {"address": a.address, "private_key": a.private_key} for a in dev_accounts(self.config.l2.dev_accounts)
+            ],
+        }
+
+
+def _derive_operator(index: int) -> DevAccount:
+    return _derive("test test test test test test test test test test test junk", SEQUENCER_KEY_INDEX + index)
+
+
+def _genesis_hash(chain: L2ChainConfig) -> bytes:
+    from toolkit.l2.executor import L2Executor
+
+    return L2Executor(chain).genesis_hash
+
+
+__all__ = ["Devnet", "DevnetError", "ProcessFailed", "rpc_call", "http_json"]

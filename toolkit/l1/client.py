@@ -1,0 +1,175 @@
+"""L1 access for nodes: heads, block hashes, batches in the Inbox, posting batches.
+
+One object per node; all calls are async (web3.py AsyncWeb3 over HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.exceptions import ContractCustomError, ContractLogicError
+
+from toolkit.l1.artifacts import load_artifact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class L1Block:
+    number: int
+    hash: bytes
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class PostedBatch:
+    """A BatchPosted event with the batch data read back from its L1 transaction's calldata."""
+
+    chain_id: int
+    batch_index: int
+    sender: str
+    first_l2_block: int
+    last_l2_block: int
+    data: bytes | None  # None when the calldata could not be read or does not match the hash
+    problem: str | None
+    l1_block: int
+    l1_tx_hash: bytes
+    log_index: int
+
+
+class BatchRejected(Exception):
+    """L1 refused a batch: the revert reason (a custom error name) is in the message."""
+
+
+class L1Client:
+    def __init__(self, rpc_url: str, inbox_address: str, registry_address: str) -> None:
+        self.rpc_url = rpc_url
+        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
+        self.inbox = self.w3.eth.contract(
+            address=to_checksum_address(inbox_address), abi=load_artifact("Inbox")["abi"]
+        )
+        self.registry = self.w3.eth.contract(
+            address=to_checksum_address(registry_address), abi=load_artifact("SequencerRegistry")["abi"]
+        )
+        self._hash_cache: dict[int, L1Block] = {}
+
+    async def head(self) -> L1Block:
+        return self._to_block(await self.w3.eth.get_block("latest"))
+
+    async def finalized_number(self) -> int:
+        return int((await self.w3.eth.get_block("finalized"))["number"])
+
+    async def block(self, number: int) -> L1Block:
+        cached = self._hash_cache.get(number)
+        if cached is not None:
+            return cached
+        block = self._to_block(await self.w3.eth.get_block(number))
+        self._hash_cache[number] = block
+        return block
+
+    def forget_from(self, number: int) -> None:
+        """Drop cached L1 blocks at or above `number` (after an L1 reorg)."""
+        for cached in [n for n in self._hash_cache if n >= number]:
+            del self._hash_cache[cached]
+
+    @staticmethod
+    def _to_block(raw: Any) -> L1Block:
+        return L1Block(number=int(raw["number"]), hash=bytes(raw["hash"]), timestamp=int(raw["timestamp"]))
+
+    async def sequencer_for(self, chain_id: int, l1_block: int) -> str:
+        return await self.registry.functions.sequencerFor(chain_id, l1_block).call()
+
+    async def batches(self, chain_id: int, first_block: int, last_block: int) -> list[PostedBatch]:
+        """BatchPosted events of a chain in an L1 block range, with their data, in L1 order."""
+        events = await self.inbox.events.BatchPosted.get_logs(
+            argument_filters={"chainId": chain_id}, from_block=first_block, to_block=last_block
+        )
+        events = sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"]))
+        return [await self._with_data(event) for event in events]
+
+    async def _with_data(self, event: Any) -> PostedBatch:
+        args = event["args"]
+        data, problem = None, None
+        tx = await self.w3.eth.get_transaction(event["transactionHash"])
+        try:
+            function, inputs = self.inbox.decode_function_input(tx["input"])
+            if function.fn_name != "postBatch":
+                problem = f"posted through {function.fn_name}, not postBatch"
+            elif keccak(inputs["data"]) != bytes(args["dataHash"]):
+                problem = "calldata does not match the event's dataHash (posted through a contract?)"
+            else:
+                data = bytes(inputs["data"])
+        except ValueError as exc:
+            problem = f"calldata is not a direct Inbox call: {exc}"
+        return PostedBatch(
+            chain_id=int(args["chainId"]),
+            batch_index=int(args["batchIndex"]),
+            sender=args["sender"],
+            first_l2_block=int(args["firstL2Block"]),
+            last_l2_block=int(args["lastL2Block"]),
+            data=data,
+            problem=problem,
+            l1_block=int(event["blockNumber"]),
+            l1_tx_hash=bytes(event["transactionHash"]),
+            log_index=int(event["logIndex"]),
+        )
+
+    async def post_batch(
+        self, private_key: str, chain_id: int, first: int, last: int, data: bytes, wait_seconds: float = 30.0
+    ) -> tuple[bytes, int]:
+        """Send postBatch and wait for it to be mined; returns (tx hash, L1 block). Raises BatchRejected."""
+        sender = Account.from_key(private_key).address
+        call = self.inbox.functions.postBatch(chain_id, first, last, data)
+        try:
+            gas = await call.estimate_gas({"from": sender})
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise BatchRejected(self.explain_revert(exc)) from exc
+        tx = await call.build_transaction(
+            {
+                "from": sender,
+                "nonce": await self.w3.eth.get_transaction_count(sender, "pending"),
+                "gas": gas + gas // 5,
+                "chainId": await self.w3.eth.chain_id,
+            }
+        )
+        signed = Account.sign_transaction(tx, private_key)
+        tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=wait_seconds, poll_latency=0.2)
+        if receipt["status"] != 1:
+            raise BatchRejected(f"postBatch transaction 0x{bytes(tx_hash).hex()} reverted on L1")
+        return bytes(tx_hash), int(receipt["blockNumber"])
+
+    def explain_revert(self, exc: Exception) -> str:
+        """Name the custom error of a revert when it is one of ours."""
+        raw = getattr(exc, "data", None) or (exc.args[1] if len(exc.args) > 1 else None)
+        if isinstance(raw, str) and raw.startswith("0x") and len(raw) >= 10:
+            for contract in (self.inbox, self.registry):
+                for item in contract.abi:
+                    if item.get("type") != "error":
+                        continue
+                    signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+                    if keccak(text=signature)[:4].hex() == raw[2:10]:
+                        return f"{item['name']} (0x{raw[2:]})"
+        return str(exc)
+
+
+async def wait_for_l1(rpc_url: str, deadline_seconds: float = 20.0) -> None:
+    """Poll an L1 RPC until it answers eth_blockNumber, or raise TimeoutError."""
+    w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 2}))
+    deadline = time.monotonic() + deadline_seconds
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            await w3.eth.block_number
+            return
+        except Exception as exc:  # connection refused while it starts
+            last_error = exc
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"L1 at {rpc_url} did not answer within {deadline_seconds}s: {last_error}")

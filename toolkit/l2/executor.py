@@ -1,0 +1,357 @@
+"""L2 execution on py-evm (Prague): genesis, deterministic block execution, canonical index, queries.
+
+Every node of a chain (sequencer, verifier, derivation) produces blocks through the single
+function `L2Executor.execute_block`, so equal inputs give equal block hashes by construction.
+The canonical chain is tracked here (number -> hash), not by py-evm's score rule, which lets a
+node drop unsafe blocks (a reorg) by truncating the index.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import rlp
+from eth import constants
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.chains.base import Chain
+from eth.db.atomic import AtomicDB
+from eth.exceptions import VMError
+from eth.vm.forks import PragueVM
+from eth.vm.spoof import SpoofTransaction
+from eth_utils import ValidationError, keccak, to_canonical_address
+
+from toolkit.l2.chain_config import L2ChainConfig
+from toolkit.l2.transactions import InvalidTransaction, decode_raw_transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BlockAttributes:
+    """What, besides transactions, determines an L2 block: carried in every batch."""
+
+    timestamp: int
+    l1_origin_number: int
+    l1_origin_hash: bytes
+    forced_start: int = 0  # first forced-queue index included (issue: force inclusion)
+    forced_end: int = 0  # one past the last forced-queue index included
+
+    def extra_data(self) -> bytes:
+        return rlp.encode([self.l1_origin_number, self.forced_start, self.forced_end])
+
+    @classmethod
+    def from_header(cls, header: BlockHeaderAPI) -> BlockAttributes:
+        origin, forced_start, forced_end = rlp.decode(header.extra_data)
+        return cls(
+            timestamp=header.timestamp,
+            l1_origin_number=int.from_bytes(origin, "big"),
+            l1_origin_hash=bytes(header.mix_hash),
+            forced_start=int.from_bytes(forced_start, "big"),
+            forced_end=int.from_bytes(forced_end, "big"),
+        )
+
+
+@dataclass(frozen=True)
+class SkippedTransaction:
+    raw: bytes
+    reason: str
+
+
+@dataclass
+class ExecutedBlock:
+    block: BlockAPI
+    receipts: tuple[ReceiptAPI, ...]
+    attributes: BlockAttributes
+    raw_transactions: tuple[bytes, ...]
+    skipped: tuple[SkippedTransaction, ...] = ()
+
+    @property
+    def number(self) -> int:
+        return self.block.number
+
+    @property
+    def hash(self) -> bytes:
+        return bytes(self.block.hash)
+
+
+class BlockExecutionError(Exception):
+    """A block could not be executed as given (strict mode): an invalid transaction or attributes."""
+
+
+class CallReverted(Exception):
+    """An eth_call/estimateGas reverted; `data` is the revert output."""
+
+    def __init__(self, message: str, data: bytes) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+@dataclass
+class _Indexes:
+    hash_by_number: list[bytes] = field(default_factory=list)
+    tx_location: dict[bytes, tuple[int, int]] = field(default_factory=dict)
+    receipts_by_hash: dict[bytes, tuple[ReceiptAPI, ...]] = field(default_factory=dict)
+    raw_by_hash: dict[bytes, tuple[bytes, ...]] = field(default_factory=dict)
+
+
+class L2Executor:
+    """One L2 chain's state and blocks, in memory."""
+
+    def __init__(self, config: L2ChainConfig) -> None:
+        self.config = config
+        chain_class = Chain.configure(
+            __name__=f"L2Chain{config.chain_id}",
+            vm_configuration=((constants.GENESIS_BLOCK_NUMBER, PragueVM),),
+            chain_id=config.chain_id,
+        )
+        genesis_params = {
+            "difficulty": 0,
+            "gas_limit": config.gas_limit,
+            "timestamp": config.genesis_timestamp,
+            "coinbase": to_canonical_address(config.fee_recipient),
+            "extra_data": BlockAttributes(config.genesis_timestamp, 0, b"\0" * 32).extra_data(),
+            "nonce": b"\0" * 8,
+            "mix_hash": constants.ZERO_HASH32,
+            "base_fee_per_gas": config.initial_base_fee,
+        }
+        genesis_state = {
+            to_canonical_address(account.address): {
+                "balance": account.balance,
+                "nonce": account.nonce,
+                "code": bytes.fromhex(account.code.removeprefix("0x")),
+                "storage": dict(account.storage),
+            }
+            for account in config.alloc
+        }
+        self.chain = chain_class.from_genesis(AtomicDB(), genesis_params, genesis_state)
+        genesis = self.chain.get_canonical_head()
+        self._index = _Indexes(hash_by_number=[bytes(genesis.hash)])
+        self._index.receipts_by_hash[bytes(genesis.hash)] = ()
+        self._index.raw_by_hash[bytes(genesis.hash)] = ()
+
+    # ----- canonical chain -----
+    @property
+    def head(self) -> BlockHeaderAPI:
+        return self.header_by_number(len(self._index.hash_by_number) - 1)
+
+    @property
+    def head_number(self) -> int:
+        return len(self._index.hash_by_number) - 1
+
+    @property
+    def genesis_hash(self) -> bytes:
+        return self._index.hash_by_number[0]
+
+    def canonical_hash(self, number: int) -> bytes | None:
+        if 0 <= number < len(self._index.hash_by_number):
+            return self._index.hash_by_number[number]
+        return None
+
+    def header_by_number(self, number: int) -> BlockHeaderAPI:
+        block_hash = self.canonical_hash(number)
+        if block_hash is None:
+            raise KeyError(f"no canonical L2 block {number}")
+        return self.chain.get_block_header_by_hash(block_hash)
+
+    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI | None:
+        header = self.chain.get_block_header_by_hash(block_hash) if self.is_known(block_hash) else None
+        return header
+
+    def is_known(self, block_hash: bytes) -> bool:
+        return bytes(block_hash) in self._index.receipts_by_hash
+
+    def is_canonical(self, block_hash: bytes) -> bool:
+        header = self.header_by_hash(block_hash)
+        return header is not None and self.canonical_hash(header.block_number) == bytes(block_hash)
+
+    def block_by_hash(self, block_hash: bytes) -> BlockAPI:
+        return self.chain.get_block_by_hash(block_hash)
+
+    def receipts(self, block_hash: bytes) -> tuple[ReceiptAPI, ...]:
+        return self._index.receipts_by_hash[bytes(block_hash)]
+
+    def raw_transactions(self, block_hash: bytes) -> tuple[bytes, ...]:
+        """The raw transactions a stored block holds, as they were given to execute_block."""
+        return self._index.raw_by_hash[bytes(block_hash)]
+
+    def transaction_location(self, tx_hash: bytes) -> tuple[int, int] | None:
+        """(block number, index) of a transaction in the canonical chain."""
+        return self._index.tx_location.get(bytes(tx_hash))
+
+    def append(self, executed: ExecutedBlock) -> None:
+        """Make an executed block the new canonical head (its parent must be the head)."""
+        header = executed.block.header
+        if bytes(header.parent_hash) != self._index.hash_by_number[-1]:
+            raise BlockExecutionError(
+                f"block {header.block_number} does not extend the head {self.head_number}"
+            )
+        self._index.hash_by_number.append(executed.hash)
+        for index, tx in enumerate(executed.block.transactions):
+            self._index.tx_location[bytes(tx.hash)] = (header.block_number, index)
+
+    def rewind(self, number: int) -> list[bytes]:
+        """Drop canonical blocks above `number`; returns the dropped block hashes, highest last."""
+        if number < 0:
+            raise ValueError("cannot rewind below genesis")
+        dropped = self._index.hash_by_number[number + 1 :]
+        del self._index.hash_by_number[number + 1 :]
+        for block_hash in dropped:
+            for tx in self.chain.get_block_by_hash(block_hash).transactions:
+                self._index.tx_location.pop(bytes(tx.hash), None)
+        return dropped
+
+    # ----- execution -----
+    def execute_block(
+        self,
+        parent: BlockHeaderAPI,
+        attributes: BlockAttributes,
+        raw_transactions: list[bytes],
+        *,
+        strict: bool,
+        forced_transactions: list[bytes] | None = None,
+    ) -> ExecutedBlock:
+        """Execute a block on top of `parent` and store it (not yet canonical: see `append`).
+
+        Forced transactions run first and are skipped when invalid, in every mode, so that every
+        node makes the same decision. Ordinary transactions: `strict` raises on the first invalid
+        one (derivation, gossip); otherwise they are skipped (the sequencer building a block).
+        """
+        if attributes.timestamp <= parent.timestamp:
+            raise BlockExecutionError(
+                f"timestamp {attributes.timestamp} is not after the parent's {parent.timestamp}"
+            )
+        vm_class = self.chain.get_vm_class_for_block_number(parent.block_number + 1)
+        header = vm_class.create_header_from_parent(
+            parent,
+            timestamp=attributes.timestamp,
+            coinbase=to_canonical_address(self.config.fee_recipient),
+            gas_limit=self.config.gas_limit,
+            mix_hash=attributes.l1_origin_hash,
+            extra_data=attributes.extra_data(),
+        )
+        vm = self.chain.get_vm(header)
+        vm.block_preprocessing(vm.get_block())
+        included: list[SignedTransactionAPI] = []
+        included_raw: list[bytes] = []
+        receipts: list[ReceiptAPI] = []
+        skipped: list[SkippedTransaction] = []
+
+        def apply(raw: bytes, must_succeed: bool) -> None:
+            nonlocal header
+            try:
+                tx = decode_raw_transaction(raw, self.config.chain_id)
+                if tx.gas > header.gas_limit - header.gas_used:
+                    raise InvalidTransaction("block gas limit reached")
+                snapshot = vm.state.snapshot()
+                try:
+                    receipt, _computation = vm.apply_transaction(header, tx)
+                except (ValidationError, VMError) as exc:
+                    vm.state.revert(snapshot)
+                    raise InvalidTransaction(str(exc)) from exc
+            except InvalidTransaction as exc:
+                if must_succeed:
+                    raise BlockExecutionError(f"invalid transaction 0x{keccak(raw).hex()}: {exc}") from exc
+                skipped.append(SkippedTransaction(raw=raw, reason=str(exc)))
+                return
+            header = vm.add_receipt_to_header(header, receipt)
+            included.append(tx)
+            included_raw.append(raw)
+            receipts.append(receipt)
+
+        for raw in forced_transactions or []:
+            apply(raw, must_succeed=False)
+        for raw in raw_transactions:
+            apply(raw, must_succeed=strict)
+
+        block = vm.set_block_transactions_and_withdrawals(
+            vm.get_block(), header, included, receipts, withdrawals=[]
+        )
+        block = vm.block_postprocessing(block)
+        mined = vm.mine_block(block).block
+        self.chain.chaindb.persist_block(mined)
+        self._index.receipts_by_hash[bytes(mined.hash)] = tuple(receipts)
+        self._index.raw_by_hash[bytes(mined.hash)] = tuple(included_raw)
+        return ExecutedBlock(
+            block=mined,
+            receipts=tuple(receipts),
+            attributes=attributes,
+            raw_transactions=tuple(included_raw),
+            skipped=tuple(skipped),
+        )
+
+    # ----- state queries -----
+    def _state(self, header: BlockHeaderAPI) -> Any:
+        return self.chain.get_vm(header).state
+
+    def balance(self, address: str, header: BlockHeaderAPI) -> int:
+        return self._state(header).get_balance(to_canonical_address(address))
+
+    def nonce(self, address: str, header: BlockHeaderAPI) -> int:
+        return self._state(header).get_nonce(to_canonical_address(address))
+
+    def code(self, address: str, header: BlockHeaderAPI) -> bytes:
+        return self._state(header).get_code(to_canonical_address(address))
+
+    def storage(self, address: str, slot: int, header: BlockHeaderAPI) -> int:
+        return self._state(header).get_storage(to_canonical_address(address), slot)
+
+    def _spoof(self, call: dict[str, Any], header: BlockHeaderAPI, gas: int) -> SpoofTransaction:
+        sender = to_canonical_address(call.get("from") or constants.ZERO_ADDRESS)
+        to = to_canonical_address(call["to"]) if call.get("to") else constants.CREATE_CONTRACT_ADDRESS
+        vm = self.chain.get_vm(header)
+        unsigned = vm.create_unsigned_transaction(
+            nonce=vm.state.get_nonce(sender),
+            gas_price=0,
+            gas=gas,
+            to=to,
+            value=int(call.get("value", 0)),
+            data=call.get("data", b""),
+        )
+        return SpoofTransaction(unsigned, from_=sender)
+
+    def call(self, call: dict[str, Any], header: BlockHeaderAPI) -> bytes:
+        """Run a message call on the state after `header`; raises CallReverted on failure."""
+        gas = int(call.get("gas") or header.gas_limit)
+        tx = self._spoof(call, header, gas)
+        with self.chain.get_vm(header).in_costless_state() as state:
+            computation = state.costless_execute_transaction(tx)
+        if computation.is_error:
+            raise _reverted(computation)
+        return bytes(computation.output)
+
+    def estimate_gas(self, call: dict[str, Any], header: BlockHeaderAPI) -> int:
+        """Smallest gas limit that runs the call without error (binary search, as geth)."""
+        tx = self._spoof(call, header, header.gas_limit)
+        with self.chain.get_vm(header).in_costless_state() as state:
+
+            def fails(gas: int) -> Any:
+                snapshot = state.snapshot()
+                try:
+                    computation = state.apply_transaction(SpoofTransaction(tx, gas=gas, gas_price=0))
+                    return computation if computation.is_error else None
+                finally:
+                    state.revert(snapshot)
+
+            failure = fails(header.gas_limit)
+            if failure is not None:
+                raise _reverted(failure)
+            low, high = tx.intrinsic_gas - 1, header.gas_limit
+            if fails(tx.intrinsic_gas) is None:
+                return tx.intrinsic_gas
+            low = tx.intrinsic_gas
+            while high - low > 1:
+                middle = (low + high) // 2
+                if fails(middle) is None:
+                    high = middle
+                else:
+                    low = middle
+            return high
+
+
+def _reverted(computation: Any) -> CallReverted:
+    error = computation.error
+    output = bytes(computation.output) if computation.is_error and computation.output else b""
+    message = "execution reverted" if output or "Revert" in type(error).__name__ else str(error) or type(error).__name__
+    return CallReverted(message, output)

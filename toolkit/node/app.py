@@ -1,0 +1,54 @@
+"""A node's HTTP server: JSON-RPC (HTTP + WebSocket) on /, gossip on /p2p, liveness on /health."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from toolkit.node.gossip import GossipRejected
+from toolkit.node.node import L2Node
+from toolkit.rpc.eth_api import EthApi
+from toolkit.rpc.rollup_api import RollupApi
+from toolkit.rpc.server import MAX_BODY_BYTES, JsonRpcServer
+from toolkit.rpc.subscriptions import subscription_factory
+
+log = logging.getLogger(__name__)
+
+
+def build_app(node: L2Node) -> web.Application:
+    eth = EthApi(node)
+    node.on_pending_transaction.append(eth.filters.note_pending)
+    methods = {**eth.methods(), **RollupApi(node).methods()}
+    rpc = JsonRpcServer(methods, subscription_factory(node.events, eth.logs_of_block))
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    rpc.add_routes(app)
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "ready": node.ready.is_set(), "name": node.config.name})
+
+    async def receive_block(request: web.Request) -> web.Response:
+        try:
+            message = await request.json()
+            outcome = await node.receiver.receive(message)
+        except (GossipRejected, json.JSONDecodeError) as exc:
+            return web.json_response({"accepted": False, "reason": str(exc)}, status=400)
+        return web.json_response({"accepted": True, "outcome": outcome})
+
+    async def serve_block(request: web.Request) -> web.Response:
+        if node.publisher is None:
+            raise web.HTTPNotFound(text="this node does not sequence")
+        try:
+            number = int(request.match_info["number"])
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text="block number expected") from exc
+        block = node.publisher.signed_blocks.get(number)
+        if block is None:
+            raise web.HTTPNotFound(text=f"no signed block {number}")
+        return web.json_response(block.to_json())
+
+    app.router.add_get("/health", health)
+    app.router.add_post("/p2p/block", receive_block)
+    app.router.add_get("/p2p/block/{number}", serve_block)
+    return app

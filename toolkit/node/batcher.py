@@ -1,0 +1,111 @@
+"""The leader's batch poster: unsafe L2 blocks -> compressed batch -> Inbox.postBatch on L1.
+
+A batch is posted when `max_blocks` blocks wait, or when the oldest waiting block is older than
+`max_seconds`. A batch L1 refuses is logged with the reason and posting restarts from the safe head.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from toolkit.batch import (
+    COMPRESSION_BROTLI,
+    COMPRESSION_NONE,
+    COMPRESSION_ZLIB,
+    Batch,
+    BatchBlock,
+    encode_batch,
+)
+from toolkit.l1.client import BatchRejected, L1Client
+from toolkit.l2.executor import BlockAttributes
+from toolkit.node.chain_state import ChainState
+
+log = logging.getLogger(__name__)
+
+COMPRESSIONS = {"zlib": COMPRESSION_ZLIB, "brotli": COMPRESSION_BROTLI, "none": COMPRESSION_NONE}
+MAX_BATCH_BYTES = 120_000  # stays under Anvil's and geth's 128 KiB transaction size limit
+
+
+class Batcher:
+    def __init__(
+        self,
+        chain_id: int,
+        state: ChainState,
+        l1: L1Client,
+        private_key: str,
+        max_blocks: int,
+        max_seconds: float,
+        compression: str = "zlib",
+    ) -> None:
+        self.chain_id = chain_id
+        self.state = state
+        self.l1 = l1
+        self.private_key = private_key
+        self.max_blocks = max_blocks
+        self.max_seconds = max_seconds
+        self.compression = COMPRESSIONS[compression]
+        self.last_posted = state.safe_number
+        self.batches_posted = 0
+        self.last_error: str | None = None
+        self._waiting_since: float | None = None
+        state.on_reorg(self._on_reorg)
+
+    def _on_reorg(self, first_dropped: int) -> None:
+        self.last_posted = min(self.last_posted, first_dropped - 1)
+
+    def due(self) -> bool:
+        waiting = self.state.unsafe_number - self.last_posted
+        if waiting <= 0:
+            self._waiting_since = None
+            return False
+        if self._waiting_since is None:
+            self._waiting_since = time.monotonic()
+        return waiting >= self.max_blocks or time.monotonic() - self._waiting_since >= self.max_seconds
+
+    def build_batch(self, first: int, last: int) -> bytes:
+        executor = self.state.executor
+        blocks = []
+        for number in range(first, last + 1):
+            header = executor.header_by_number(number)
+            attributes = BlockAttributes.from_header(header)
+            blocks.append(
+                BatchBlock(
+                    l1_origin_number=attributes.l1_origin_number,
+                    timestamp=attributes.timestamp,
+                    forced_start=attributes.forced_start,
+                    forced_end=attributes.forced_end,
+                    transactions=executor.raw_transactions(header.hash),
+                )
+            )
+        parent_hash = bytes(executor.header_by_number(first - 1).hash)
+        return encode_batch(Batch(self.chain_id, first, parent_hash, tuple(blocks)), self.compression)
+
+    async def post_due(self) -> bool:
+        """Post one batch if one is due; returns True if a batch landed on L1."""
+        if self.last_posted < self.state.safe_number:
+            self.last_posted = self.state.safe_number
+        if not self.due():
+            return False
+        first = self.last_posted + 1
+        last = min(self.state.unsafe_number, first + self.max_blocks - 1)
+        data = self.build_batch(first, last)
+        while len(data) > MAX_BATCH_BYTES and last > first:
+            last = first + (last - first) // 2
+            data = self.build_batch(first, last)
+        try:
+            tx_hash, l1_block = await self.l1.post_batch(self.private_key, self.chain_id, first, last, data)
+        except BatchRejected as exc:
+            self.last_error = str(exc)
+            log.error("L1 rejected batch of L2 blocks %d..%d: %s", first, last, exc)
+            self.last_posted = self.state.safe_number
+            return False
+        self.last_error = None
+        self.last_posted = last
+        self.batches_posted += 1
+        self._waiting_since = None
+        log.info(
+            "posted batch of L2 blocks %d..%d (%d bytes) in L1 block %d, tx 0x%s",
+            first, last, len(data), l1_block, tx_hash.hex(),
+        )
+        return True

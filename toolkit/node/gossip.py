@@ -1,0 +1,132 @@
+"""Unsafe-block gossip between nodes over HTTP: POST /p2p/block, GET /p2p/block/{number}.
+
+The leader pushes each signed block to its peers. A follower checks the signer is the sequencer
+L1 names, re-executes the block, and checks the hash before taking it as its unsafe head. When a
+block arrives ahead of its head, the follower pulls the missing ones from the sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+
+from toolkit.l2.executor import BlockExecutionError
+from toolkit.l2.signed_block import SignedBlock
+from toolkit.node.chain_state import ChainState
+
+log = logging.getLogger(__name__)
+
+MAX_KEPT_BLOCKS = 10_000
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=3)
+
+
+class GossipRejected(Exception):
+    pass
+
+
+class GossipPublisher:
+    def __init__(self, own_url: str, peers: tuple[str, ...]) -> None:
+        self.own_url = own_url
+        self.peers = peers
+        self.signed_blocks: dict[int, SignedBlock] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def remember(self, block: SignedBlock) -> None:
+        self.signed_blocks[block.number] = block
+        for old in [n for n in self.signed_blocks if n <= block.number - MAX_KEPT_BLOCKS]:
+            del self.signed_blocks[old]
+
+    def forget_from(self, number: int) -> None:
+        for dropped in [n for n in self.signed_blocks if n >= number]:
+            del self.signed_blocks[dropped]
+
+    def publish(self, block: SignedBlock) -> None:
+        self.remember(block)
+        message = {"from": self.own_url, "block": block.to_json()}
+        for peer in self.peers:
+            task = asyncio.ensure_future(self._send(peer, message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, peer: str, message: dict[str, Any]) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=REQUEST_TIMEOUT)
+        try:
+            async with self._session.post(f"{peer}/p2p/block", json=message) as response:
+                if response.status != 200:
+                    log.debug("peer %s refused block: %s", peer, await response.text())
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.debug("gossip to %s failed: %s", peer, exc)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._session is not None:
+            await self._session.close()
+
+
+class GossipReceiver:
+    def __init__(self, chain_id: int, state: ChainState) -> None:
+        self.chain_id = chain_id
+        self.state = state
+        self.expected_signer: str | None = None  # the sequencer L1 names; refreshed by the node
+        self.accepted = 0
+        self._lock = asyncio.Lock()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def receive(self, message: dict[str, Any]) -> str:
+        try:
+            block = SignedBlock.from_json(message["block"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GossipRejected(f"malformed gossip message: {exc}") from exc
+        async with self._lock:
+            if block.number > self.state.unsafe_number + 1 and isinstance(message.get("from"), str):
+                await self._catch_up(message["from"], block.number - 1)
+            return self._accept(block)
+
+    def _accept(self, block: SignedBlock) -> str:
+        if block.chain_id != self.chain_id:
+            raise GossipRejected(f"block for chain {block.chain_id}")
+        signer = block.signer()
+        if self.expected_signer is None or signer.lower() != self.expected_signer.lower():
+            raise GossipRejected(f"block {block.number} signed by {signer}, sequencer is {self.expected_signer}")
+        executor = self.state.executor
+        if executor.canonical_hash(block.number) == block.block_hash:
+            return "known"
+        if block.number <= self.state.safe_number:
+            raise GossipRejected(f"block {block.number} conflicts with the safe chain")
+        parent = executor.header_by_hash(block.parent_hash)
+        if parent is None or not executor.is_canonical(block.parent_hash):
+            raise GossipRejected(f"block {block.number}: unknown parent")
+        try:
+            executed = executor.execute_block(parent, block.attributes, list(block.raw_transactions), strict=True)
+        except BlockExecutionError as exc:
+            raise GossipRejected(f"block {block.number} does not execute: {exc}") from exc
+        if executed.hash != block.block_hash:
+            raise GossipRejected(f"block {block.number}: hash differs from the signed one")
+        if block.number <= self.state.unsafe_number:
+            self.state.rewind_unsafe(block.number - 1)
+        self.state.extend_unsafe(executed)
+        self.accepted += 1
+        return "accepted"
+
+    async def _catch_up(self, source: str, up_to: int) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=REQUEST_TIMEOUT)
+        for number in range(self.state.unsafe_number + 1, up_to + 1):
+            try:
+                async with self._session.get(f"{source}/p2p/block/{number}") as response:
+                    if response.status != 200:
+                        return
+                    self._accept(SignedBlock.from_json(await response.json()))
+            except (TimeoutError, aiohttp.ClientError, GossipRejected) as exc:
+                log.info("catch-up from %s stopped at block %d: %s", source, number, exc)
+                return
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,229 @@
+"""One L2 node: executor + chain state + derivation, and when it sequences, mempool + builder + batcher.
+
+Loops (asyncio tasks):
+  l1 loop      - follow L1: derivation step, L1 head for block origins, the sequencer L1 names;
+  build loop   - (sequencer) a block every `block_time` seconds, or one per transaction if 0;
+  batch loop   - (sequencer) post due batches to L1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from eth.abc import SignedTransactionAPI
+
+from toolkit.derivation import Derivation
+from toolkit.l1.client import L1Block, L1Client
+from toolkit.l2.executor import BlockAttributes, L2Executor
+from toolkit.l2.txpool import TxPool
+from toolkit.node.batcher import Batcher
+from toolkit.node.block_builder import BlockBuilder
+from toolkit.node.chain_state import ChainState
+from toolkit.node.config import NodeConfig
+from toolkit.node.gossip import GossipPublisher, GossipReceiver
+from toolkit.rpc.errors import SERVER_ERROR, RpcError
+from toolkit.rpc.events import ChainEvents
+
+log = logging.getLogger(__name__)
+
+BATCH_POLL_SECONDS = 0.2
+
+
+class L2Node:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.chain_id = config.chain.chain_id
+        self.executor = L2Executor(config.chain)
+        self.events = ChainEvents()
+        self.state = ChainState(self.executor, self.events)
+        self.l1 = L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address)
+        self.derivation = Derivation(self.chain_id, self.state, self.l1, config.l1_start_block)
+        self.receiver = GossipReceiver(self.chain_id, self.state)
+        self.l1_head: L1Block | None = None
+        self.sequencer_address: str | None = None
+        self.epoch: int = 0
+        self.started_at = time.time()
+        self.pool: TxPool | None = None
+        self.builder: BlockBuilder | None = None
+        self.batcher: Batcher | None = None
+        self.publisher: GossipPublisher | None = None
+        self.url = f"http://{config.host}:{config.port}"
+        if config.role == "sequencer":
+            assert config.private_key is not None
+            self.pool = TxPool(self.executor, censored={c for c in config.censored})
+            self.builder = BlockBuilder(self.chain_id, self.state, self.pool, config.private_key)
+            self.batcher = Batcher(
+                self.chain_id, self.state, self.l1, config.private_key,
+                config.batch_max_blocks, config.batch_max_seconds, config.batch_compression,
+            )
+            self.publisher = GossipPublisher(self.url, config.peers)
+            self.state.on_reorg(self.publisher.forget_from)
+        self._tx_arrived = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: aiohttp.ClientSession | None = None
+        self.ready = asyncio.Event()
+        self.on_pending_transaction: list[Any] = []
+
+    # ----- NodeView for the RPC -----
+    @property
+    def safe_number(self) -> int:
+        return self.state.safe_number
+
+    @property
+    def finalized_number(self) -> int:
+        return self.state.finalized_number
+
+    @property
+    def is_sequencer(self) -> bool:
+        return self.builder is not None
+
+    async def submit_transaction(self, raw: bytes) -> bytes:
+        if self.pool is None:
+            return await self._forward_transaction(raw)
+        tx_hash = self.pool.add(raw)
+        for notify in self.on_pending_transaction:
+            notify(tx_hash)
+        self._tx_arrived.set()
+        return tx_hash
+
+    async def _forward_transaction(self, raw: bytes) -> bytes:
+        if not self.config.sequencer_url:
+            raise RpcError(SERVER_ERROR, "this node does not sequence and knows no sequencer to forward to")
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        request = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + raw.hex()]}
+        try:
+            async with self._http.post(self.config.sequencer_url, json=request) as response:
+                reply = await response.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            raise RpcError(SERVER_ERROR, f"sequencer unreachable, transaction not accepted: {exc}") from exc
+        if "error" in reply:
+            raise RpcError(reply["error"].get("code", SERVER_ERROR), reply["error"].get("message", "rejected"))
+        return bytes.fromhex(reply["result"][2:])
+
+    def pending_nonce(self, address: str) -> int:
+        if self.pool is None:
+            return self.executor.nonce(address, self.executor.head)
+        return self.pool.pending_nonce(address, self.executor.head)
+
+    def pending_transaction(self, tx_hash: bytes) -> SignedTransactionAPI | None:
+        entry = self.pool.get(tx_hash) if self.pool is not None else None
+        return entry.tx if entry is not None else None
+
+    # ----- lifecycle -----
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._l1_loop(), name="l1"))
+        if self.is_sequencer:
+            self._tasks.append(asyncio.create_task(self._build_loop(), name="build"))
+            self._tasks.append(asyncio.create_task(self._batch_loop(), name="batch"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.receiver.close()
+        if self.publisher is not None:
+            await self.publisher.close()
+        if self._http is not None:
+            await self._http.close()
+
+    async def _l1_loop(self) -> None:
+        while True:
+            try:
+                more = await self.derivation.step()
+                self.l1_head = await self.l1.head()
+                self.sequencer_address = await self.l1.sequencer_for(self.chain_id, self.l1_head.number)
+                self.epoch = self.l1_head.number // max(1, await self._epoch_length())
+                self.receiver.expected_signer = self.sequencer_address
+                if not more and not self.ready.is_set():
+                    self.ready.set()
+                    log.info("node %s caught up with L1 at block %d", self.config.name, self.l1_head.number)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # L1 down or a bug: keep serving, retry
+                log.warning("L1 loop: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+                more = False
+            if not more:
+                await asyncio.sleep(self.config.l1_poll_seconds)
+
+    async def _epoch_length(self) -> int:
+        if not hasattr(self, "_cached_epoch_length"):
+            self._cached_epoch_length = int(await self.l1.registry.functions.epochLength().call())
+        return self._cached_epoch_length
+
+    async def _build_loop(self) -> None:
+        assert self.builder is not None and self.publisher is not None and self.pool is not None
+        await self.ready.wait()
+        while True:
+            if self.config.block_time == 0:
+                await self._tx_arrived.wait()
+                self._tx_arrived.clear()
+                if not self.pool.executable():
+                    continue
+            else:
+                next_tick = self.executor.head.timestamp + self.config.block_time
+                await asyncio.sleep(max(0.0, next_tick - time.time()))
+            if self.l1_head is None:
+                continue
+            try:
+                signed = self.builder.build(self.l1_head)
+            except Exception:
+                log.exception("building a block failed")
+                await asyncio.sleep(self.config.block_time or 0.1)
+                continue
+            self.publisher.publish(signed)
+            if self.config.block_time == 0 and self.pool.executable():
+                self._tx_arrived.set()
+
+    async def _batch_loop(self) -> None:
+        assert self.batcher is not None
+        await self.ready.wait()
+        while True:
+            try:
+                await self.batcher.post_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.batcher.last_error = str(exc)
+                log.warning("batch loop: %s", exc)
+            await asyncio.sleep(BATCH_POLL_SECONDS)
+
+    # ----- status -----
+    def sync_status(self) -> dict[str, Any]:
+        def head(number: int) -> dict[str, Any]:
+            header = self.executor.header_by_number(number)
+            attributes = BlockAttributes.from_header(header)
+            return {
+                "number": number,
+                "hash": "0x" + bytes(header.hash).hex(),
+                "timestamp": header.timestamp,
+                "l1origin": {"number": attributes.l1_origin_number, "hash": "0x" + attributes.l1_origin_hash.hex()},
+            }
+
+        status: dict[str, Any] = {
+            "node": self.config.name,
+            "role": self.config.role,
+            "chainId": self.chain_id,
+            "unsafeL2": head(self.state.unsafe_number),
+            "safeL2": head(self.state.safe_number),
+            "finalizedL2": head(self.state.finalized_number),
+            "headL1": {"number": self.l1_head.number, "hash": "0x" + self.l1_head.hash.hex()} if self.l1_head else None,
+            "derivedL1": self.derivation.l1_cursor,
+            "batchesDerived": self.derivation.batches_derived,
+            "batchesSkipped": len(self.derivation.skipped),
+            "reorgs": self.state.reorg_count,
+            "ready": self.ready.is_set(),
+        }
+        if self.batcher is not None and self.builder is not None and self.pool is not None:
+            status["sequencing"] = {
+                "blocksBuilt": self.builder.blocks_built,
+                "batchesPosted": self.batcher.batches_posted,
+                "lastPostedL2": self.batcher.last_posted,
+                "lastBatchError": self.batcher.last_error,
+                "mempool": len(self.pool),
+            }
+        return status
