@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devnet.config import ConfigError, DevnetConfig, load_config
-from devnet.network import Devnet, DevnetError, http_json, rpc_call
+from devnet.network import Devnet, DevnetError, rpc_call
 from devnet.state import StateError, read_state, write_state
 from devnet.supervisor import ProcessFailed, pid_alive, stop_pid
 from toolkit.l1.artifacts import ArtifactError

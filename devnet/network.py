@@ -161,7 +161,7 @@ class Devnet:
                 name="verifier-0", role="verifier", port=ports["verifier"], sequencer_url=sequencer_url, **common
             ),
         }
-        for name, node_config in self.node_configs.items():
+        for name in self.node_configs:
             self.start_node(name)
         for name in self.node_configs:
             self.wait_node_ready(name)

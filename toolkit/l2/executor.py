@@ -17,7 +17,6 @@ from eth import constants
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import Chain
 from eth.db.atomic import AtomicDB
-from eth.exceptions import VMError
 from eth.vm.forks import PragueVM
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError, keccak, to_canonical_address
@@ -244,11 +243,11 @@ class L2Executor:
                 tx = decode_raw_transaction(raw, self.config.chain_id)
                 if tx.gas > header.gas_limit - header.gas_used:
                     raise InvalidTransaction("block gas limit reached")
-                snapshot = vm.state.snapshot()
                 try:
+                    # py-evm validates (nonce, balance, fee caps) before it changes any state,
+                    # so a refused transaction leaves the block's state as it was.
                     receipt, _computation = vm.apply_transaction(header, tx)
-                except (ValidationError, VMError) as exc:
-                    vm.state.revert(snapshot)
+                except ValidationError as exc:
                     raise InvalidTransaction(str(exc)) from exc
             except InvalidTransaction as exc:
                 if must_succeed:

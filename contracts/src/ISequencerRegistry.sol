@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @title ISequencerRegistry
+/// @notice Who may sequence (build L2 blocks and post batches) for each L2 chain, per L1 block.
+/// @dev Every registry (single operator, committee, staked PoS, auction) implements this, so the
+///      Inbox and the nodes do not depend on the sequencing mode.
+interface ISequencerRegistry {
+    /// @notice Emitted on every change of who sequences a chain, whatever the cause.
+    /// @param chainId The L2 chain.
+    /// @param epoch The epoch in which the change takes effect.
+    /// @param previous The sequencer before the change (zero if none).
+    /// @param next The sequencer after the change.
+    /// @param reason 0 rotation, 1 auction, 2 slashed, 3 unstaked, 4 timeout (forced rotation), 5 admin.
+    event SequencerChanged(
+        uint256 indexed chainId, uint256 indexed epoch, address previous, address next, uint8 reason
+    );
+
+    /// @notice The address allowed to sequence `chainId` at L1 block `l1Block` (zero if none).
+    function sequencerFor(uint256 chainId, uint256 l1Block) external view returns (address);
+
+    /// @notice The epoch an L1 block belongs to.
+    function epochOf(uint256 l1Block) external view returns (uint256);
+
+    /// @notice Number of L1 blocks per epoch.
+    function epochLength() external view returns (uint256);
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {CheatTest} from "./Vm.sol";
+import {SequencerRegistry} from "../src/SequencerRegistry.sol";
+
+contract SequencerRegistryTest is CheatTest {
+    event SequencerChanged(uint256 indexed chainId, uint256 indexed epoch, address previous, address next, uint8 reason);
+    event AdminRenounced(address admin);
+
+    SequencerRegistry internal registry;
+    address internal constant OPERATOR = address(0xA11CE);
+    address internal constant STRANGER = address(0xBAD);
+
+    function setUp() public {
+        registry = new SequencerRegistry(address(this), 10);
+    }
+
+    function testAdminNamesOperatorWithEvent() public {
+        vm.roll(25);
+        vm.expectEmit(true, true, false, true);
+        emit SequencerChanged(901, 2, address(0), OPERATOR, 5);
+        registry.setSequencer(901, OPERATOR);
+        assertEq(registry.sequencerFor(901, 25), OPERATOR, "operator");
+        assertEq(registry.sequencerFor(902, 25), address(0), "other chain");
+        assertEq(registry.epochOf(25), 2, "epoch");
+    }
+
+    function testOnlyAdminNamesOperator() public {
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.NotAdmin.selector, STRANGER));
+        registry.setSequencer(901, STRANGER);
+    }
+
+    function testZeroOperatorRefused() public {
+        vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.ZeroAddress.selector));
+        registry.setSequencer(901, address(0));
+    }
+
+    function testRenounceEndsAdminPowers() public {
+        vm.expectEmit(false, false, false, true);
+        emit AdminRenounced(address(this));
+        registry.renounceAdmin();
+        assertEq(registry.admin(), address(0), "admin gone");
+        vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.NotAdmin.selector, address(this)));
+        registry.setSequencer(901, OPERATOR);
+    }
+
+    function testZeroEpochLengthRefused() public {
+        vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.InvalidEpochLength.selector));
+        new SequencerRegistry(address(this), 0);
+    }
+}

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @notice The few Foundry cheatcodes these tests use (forge-std is not available here).
+interface Vm {
+    function prank(address sender) external;
+    function expectRevert(bytes calldata revertData) external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
+    function roll(uint256 blockNumber) external;
+}
+
+abstract contract CheatTest {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    function assertEq(uint256 a, uint256 b, string memory what) internal pure {
+        require(a == b, what);
+    }
+
+    function assertEq(address a, address b, string memory what) internal pure {
+        require(a == b, what);
+    }
+}
