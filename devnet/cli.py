@@ -80,7 +80,7 @@ def up(ctx: click.Context, detach: bool, **flags: Any) -> None:
     )
     _refuse_if_running(config)
     if detach:
-        _up_detached(ctx, config)
+        _up_detached(ctx, config, flags)
         return
     _up_foreground(config)
 
@@ -137,15 +137,17 @@ def _mark_stopped(config: DevnetConfig) -> None:
     write_state(config.state_file, state)
 
 
-def _up_detached(ctx: click.Context, config: DevnetConfig) -> None:
+def _up_detached(ctx: click.Context, config: DevnetConfig, flags: dict[str, Any]) -> None:
     config.state_dir.mkdir(parents=True, exist_ok=True)
     if config.state_file.exists():
         config.state_file.unlink()
     argv = [sys.executable, "-m", "devnet.cli"]
     if ctx.obj["config_path"]:
         argv += ["--config", str(ctx.obj["config_path"])]
-    argv += ["--state-dir", str(config.state_dir), "up"] + [a for a in sys.argv[2:] if a != "--detach"]
-    argv = _strip_global_flags(argv)
+    argv += ["--state-dir", str(config.state_dir), "up"]
+    for name, value in flags.items():
+        if value is not None:
+            argv += ["--" + name.replace("_", "-"), str(value)]
     log_path = config.state_dir / "logs" / "supervisor.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log_file:
@@ -168,27 +170,6 @@ def _up_detached(ctx: click.Context, config: DevnetConfig) -> None:
         time.sleep(0.2)
     stop_pid(supervisor.pid)
     raise click.ClickException(f"devnet not ready within {DETACH_READY_SECONDS}s; see {log_path}")
-
-
-def _strip_global_flags(argv: list[str]) -> list[str]:
-    """sys.argv[2:] may repeat global flags given before `up`; keep the first of each."""
-    seen: set[str] = set()
-    result: list[str] = []
-    skip = False
-    for index, item in enumerate(argv):
-        if skip:
-            skip = False
-            continue
-        if item in ("--config", "--state-dir"):
-            if item in seen:
-                skip = True
-                continue
-            seen.add(item)
-        if item == "up" and "up" in result:
-            continue
-        result.append(item)
-        _ = index
-    return result
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def find_foundry_tool(name: str) -> Path:
     raise ToolNotFound(f"{name} not found: run `./dev setup` (installs the pinned Foundry into tools/)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_artifact(name: str, directory: Path = ARTIFACT_DIR) -> dict[str, Any]:
     path = directory / f"{name}.json"
     try:
