@@ -215,6 +215,10 @@ class L2Node:
             "derivedL1": self.derivation.l1_cursor,
             "batchesDerived": self.derivation.batches_derived,
             "batchesSkipped": len(self.derivation.skipped),
+            "skippedBatches": [
+                {"l1TxHash": b.l1_tx_hash, "l1Block": b.l1_block, "reason": b.reason}
+                for b in self.derivation.skipped[-20:]
+            ],
             "reorgs": self.state.reorg_count,
             "ready": self.ready.is_set(),
         }
