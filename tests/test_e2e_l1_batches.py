@@ -84,7 +84,7 @@ def test_garbage_batches_are_skipped_and_the_chain_goes_on(
                       (BatchBlock(origin, safe["timestamp"] + 1, 0, 0, (bad_tx,)),))
         receipt = post_as(l1_w3, contract, key, safe["number"] + 1, safe["number"] + 1, encode_batch(batch))
         tx_hash = receipt["transactionHash"].to_0x_hex()
-        reason = wait_for(lambda: skipped(verifier_w3).get(tx_hash), what="the bad-tx batch to be skipped")
+        reason = wait_for(lambda h=tx_hash: skipped(verifier_w3).get(h), what="the bad-tx batch to be skipped")
         if "invalid transaction" in reason:
             break
     assert "invalid transaction" in reason and "balance" in reason.lower(), reason

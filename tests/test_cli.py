@@ -1,0 +1,115 @@
+"""The `devnet` command as a user runs it: up/status/logs/down, Ctrl-C, bad config, busy ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from devnet.supervisor import pid_alive
+from tests.conftest import wait_for
+
+FREE_PORTS = ["--l1-port", "0", "--sequencer-port", "0", "--verifier-port", "0"]
+
+
+def devnet(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "devnet.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "COLUMNS": "200"})
+
+
+def all_pids(state: dict) -> list[int]:
+    return [state["l1"]["pid"]] + [n["pid"] for c in state["chains"] for n in c["nodes"]]
+
+
+@pytest.mark.slow
+def test_detach_status_logs_down(tmp_path: Path) -> None:
+    up = devnet("--state-dir", str(tmp_path), "up", "--detach", *FREE_PORTS)
+    assert up.returncode == 0, up.stderr + up.stdout
+    assert "devnet is up" in up.stdout and "L1 RPC" in up.stdout
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["ready"] and state["contracts"]["Inbox"].startswith("0x")
+    assert all(pid_alive(pid) for pid in all_pids(state))
+    again = devnet("--state-dir", str(tmp_path), "up", "--detach", *FREE_PORTS)
+    assert again.returncode != 0 and "already up" in again.stderr
+
+    def batches_posted() -> bool:
+        report = json.loads(devnet("--state-dir", str(tmp_path), "status", "--json").stdout)
+        nodes = report["chains"][0]["nodes"]
+        return report["l1"]["healthy"] and all(n["healthy"] for n in nodes) and nodes[0]["batches_posted"] >= 1
+
+    wait_for(batches_posted, timeout=40, what="a batch in `devnet status --json`")
+    table = devnet("--state-dir", str(tmp_path), "status")
+    assert table.returncode == 0 and "sequencer-0" in table.stdout and "verifier-0" in table.stdout
+    logs = devnet("--state-dir", str(tmp_path), "logs", "sequencer-0")
+    assert "posted batch" in logs.stdout
+    down = devnet("--state-dir", str(tmp_path), "down")
+    assert down.returncode == 0 and "devnet stopped" in down.stdout
+    wait_for(lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=15, what="every process to stop")
+    assert json.loads((tmp_path / "state.json").read_text())["ready"] is False
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "devnet.cli", "--state-dir", str(tmp_path), "up", *FREE_PORTS],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        state = wait_for(lambda: _ready_state(tmp_path / "state.json"), timeout=60, what="devnet up")
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "devnet stopped" in output
+    wait_for(lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=15, what="children to stop")
+
+
+def _ready_state(path: Path) -> dict | None:
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if state.get("ready") and state.get("supervisor_pid") else None
+
+
+def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "devnet.toml"
+    config.write_text("[l1]\nblock_tme = 2\n")
+    result = devnet("--config", str(config), "--state-dir", str(tmp_path), "up")
+    assert result.returncode != 0 and "unknown key [l1] block_tme" in result.stderr
+    config.write_text("[l2]\nblock_time = 'fast'\n")
+    result = devnet("--config", str(config), "--state-dir", str(tmp_path), "up")
+    assert result.returncode != 0 and "block_time must be float" in result.stderr
+    config.write_text("[l2\n")
+    result = devnet("--config", str(config), "--state-dir", str(tmp_path), "up")
+    assert result.returncode != 0 and "not valid TOML" in result.stderr
+    result = devnet("--state-dir", str(tmp_path), "up", "--mode", "committee")
+    assert result.returncode != 0 and "mode 'committee' is not available" in result.stderr
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_busy_port_is_a_clear_error_and_leaves_nothing_running(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        started = time.time()
+        result = devnet("--state-dir", str(tmp_path), "up", "--l1-port", "0", "--sequencer-port", str(port),
+                        "--verifier-port", "0")
+    assert result.returncode != 0 and f"port {port}" in result.stderr and "already in use" in result.stderr
+    assert time.time() - started < 30
+    anvil_log = tmp_path / "logs" / "anvil.log"
+    assert not anvil_log.exists(), "nothing is started when a port is taken"
+
+
+def test_status_and_down_without_a_devnet(tmp_path: Path) -> None:
+    for command in ("status", "down"):
+        result = devnet("--state-dir", str(tmp_path), command)
+        assert result.returncode != 0 and "no devnet state" in result.stderr
