@@ -6,15 +6,6 @@ import {Inbox} from "../src/Inbox.sol";
 import {SequencerRegistry} from "../src/SequencerRegistry.sol";
 
 contract InboxTest is CheatTest {
-    event BatchPosted(
-        uint256 indexed chainId,
-        uint256 indexed batchIndex,
-        address indexed sender,
-        uint64 firstL2Block,
-        uint64 lastL2Block,
-        bytes32 dataHash
-    );
-
     SequencerRegistry internal registry;
     Inbox internal inbox;
     address internal constant OPERATOR = address(0xA11CE);
@@ -29,7 +20,7 @@ contract InboxTest is CheatTest {
     function testSequencerPostsBatches() public {
         bytes memory data = hex"0101deadbeef";
         vm.expectEmit(true, true, true, true);
-        emit BatchPosted(901, 0, OPERATOR, 1, 4, keccak256(data));
+        emit Inbox.BatchPosted(901, 0, OPERATOR, 1, 4, keccak256(data));
         vm.prank(OPERATOR);
         inbox.postBatch(901, 1, 4, data);
         vm.prank(OPERATOR);

@@ -3,11 +3,9 @@ pragma solidity 0.8.30;
 
 import {CheatTest} from "./Vm.sol";
 import {SequencerRegistry} from "../src/SequencerRegistry.sol";
+import {ISequencerRegistry} from "../src/ISequencerRegistry.sol";
 
 contract SequencerRegistryTest is CheatTest {
-    event SequencerChanged(uint256 indexed chainId, uint256 indexed epoch, address previous, address next, uint8 reason);
-    event AdminRenounced(address admin);
-
     SequencerRegistry internal registry;
     address internal constant OPERATOR = address(0xA11CE);
     address internal constant STRANGER = address(0xBAD);
@@ -19,7 +17,7 @@ contract SequencerRegistryTest is CheatTest {
     function testAdminNamesOperatorWithEvent() public {
         vm.roll(25);
         vm.expectEmit(true, true, false, true);
-        emit SequencerChanged(901, 2, address(0), OPERATOR, 5);
+        emit ISequencerRegistry.SequencerChanged(901, 2, address(0), OPERATOR, 5);
         registry.setSequencer(901, OPERATOR);
         assertEq(registry.sequencerFor(901, 25), OPERATOR, "operator");
         assertEq(registry.sequencerFor(902, 25), address(0), "other chain");
@@ -39,7 +37,7 @@ contract SequencerRegistryTest is CheatTest {
 
     function testRenounceEndsAdminPowers() public {
         vm.expectEmit(false, false, false, true);
-        emit AdminRenounced(address(this));
+        emit SequencerRegistry.AdminRenounced(address(this));
         registry.renounceAdmin();
         assertEq(registry.admin(), address(0), "admin gone");
         vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.NotAdmin.selector, address(this)));

@@ -1,0 +1,38 @@
+"""devnet.toml parsing: the documented example loads, overrides apply, mistakes are named."""
+
+from pathlib import Path
+
+import pytest
+
+from devnet.config import ConfigError, DevnetConfig, load_config
+from toolkit.l1.artifacts import REPO_ROOT
+
+
+def test_documented_example_is_the_defaults() -> None:
+    assert load_config(REPO_ROOT / "devnet.example.toml") == DevnetConfig()
+
+
+def test_flags_override_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "devnet.toml"
+    path.write_text("[l2]\nblock_time = 2\n[batcher]\nmax_blocks = 3\n")
+    config = load_config(path, {"l2.block_time": 0.0, "l1.port": 0, "batcher.max_seconds": None})
+    assert config.l2.block_time == 0.0 and config.batcher.max_blocks == 3 and config.l1.port == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[l3]\nx = 1\n", "unknown section [l3]"),
+        ("[devnet]\ncolour = 'red'\n", "unknown key [devnet] colour"),
+        ("[l1]\nport = '8545'\n", "port must be int"),
+        ("[l1]\nblock_time = 0\n", "l1.block_time must be > 0"),
+        ("[l2]\nchain_id = 31337\n", "must differ"),
+        ("[nodes]\nsequencer_port = 8545\n", "ports must differ"),
+        ("[batcher]\ncompression = 'lz4'\n", "compression must be"),
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "devnet.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(path)
