@@ -288,8 +288,8 @@ def _print_status(report: dict[str, Any]) -> None:
 
 def _print_summary(state: dict[str, Any], config: DevnetConfig) -> None:
     table = Table(title=f"devnet ({state['mode']}) - ready in {state['startup_seconds']}s", show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value")
+    table.add_column("what", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")  # keys and URLs wrap, never get cut
     table.add_row("L1 RPC", f"{state['l1']['rpc']}  (chain id {state['l1']['chain_id']})")
     for name, address in state["contracts"].items():
         table.add_row(name, address)

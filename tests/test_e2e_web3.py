@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import pytest
+import websockets
 from eth_account import Account
 from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError
@@ -103,3 +106,33 @@ def test_transactions_sent_to_the_verifier_are_forwarded(verifier_w3: Web3, sequ
     receipt = send(verifier_w3, CAROL.private_key, {"to": ALICE.address, "value": 1})
     assert receipt["status"] == 1
     assert sequencer_w3.eth.get_transaction(receipt["transactionHash"])["blockHash"] == receipt["blockHash"]
+
+
+def test_websocket_logs_subscription_delivers_contract_events(
+    devnet: Any, sequencer_w3: Web3, counter_artifact: dict[str, Any]
+) -> None:
+    factory = sequencer_w3.eth.contract(abi=counter_artifact["abi"], bytecode=counter_artifact["bytecode"])
+    address = send(sequencer_w3, CAROL.private_key, factory.constructor().build_transaction({"from": CAROL.address}))[
+        "contractAddress"
+    ]
+    counter = sequencer_w3.eth.contract(address=address, abi=counter_artifact["abi"])
+    ws_url = devnet.node_url("sequencer-0").replace("http://", "ws://")
+
+    async def scenario() -> tuple[dict[str, Any], Any]:
+        async with websockets.connect(ws_url) as socket:
+            await socket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
+                                          "params": ["logs", {"address": address}]}))
+            subscription = json.loads(await socket.recv())["result"]
+            receipt = await asyncio.to_thread(
+                send, sequencer_w3, CAROL.private_key,
+                counter.functions.increment(3).build_transaction({"from": CAROL.address}),
+            )
+            async with asyncio.timeout(15):
+                message = json.loads(await socket.recv())
+            assert message["params"]["subscription"] == subscription
+            return message["params"]["result"], receipt
+
+    log, receipt = asyncio.run(scenario())
+    assert log["address"] == address and log["removed"] is False
+    assert log["transactionHash"] == receipt["transactionHash"].to_0x_hex()
+    assert int(log["data"], 16) == 3
