@@ -1,4 +1,4 @@
-"""The `devnet` command: up, down, status, logs."""
+"""The `devnet` command: up, down, status, logs, force-include, sequencer censor."""
 
 from __future__ import annotations
 
@@ -325,6 +325,120 @@ def logs(ctx: click.Context, name: str | None, lines: int) -> None:
     for path in files:
         console.rule(path.stem)
         click.echo(_tail(path, lines))
+
+
+def _state(ctx: click.Context) -> dict[str, Any]:
+    try:
+        return read_state(_config(ctx).state_file)
+    except StateError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _chain(state: dict[str, Any], chain_id: int) -> dict[str, Any]:
+    for chain in state["chains"]:
+        if chain["chain_id"] == chain_id:
+            return chain
+    raise click.ClickException(f"no L2 chain {chain_id} in this devnet: {[c['chain_id'] for c in state['chains']]}")
+
+
+def _reachable_node(chain: dict[str, Any], prefer: str | None = None) -> str:
+    """The RPC of a node that answers, the `prefer`red role first."""
+    nodes = sorted(chain["nodes"], key=lambda n: n["role"] != prefer)
+    for node in nodes:
+        try:
+            rpc_call(node["rpc"], "eth_chainId", timeout=2)
+            return node["rpc"]
+        except Exception:
+            continue
+    raise click.ClickException(f"no node of chain {chain['chain_id']} answers")
+
+
+@main.command("force-include")
+@click.option("--chain", "chain_id", type=int, default=901, show_default=True, help="L2 chain id")
+@click.option("--raw-tx", help="a signed L2 transaction (0x...)")
+@click.option("--from-key", help="sign a new L2 transaction with this key")
+@click.option("--to", "to_address", help="recipient (with --from-key)")
+@click.option("--value", default="0", show_default=True, help="wei (with --from-key)")
+@click.option("--data", "call_data", default="0x", show_default=True, help="calldata (with --from-key)")
+@click.option("--gas", type=int, default=100_000, show_default=True, help="gas limit (with --from-key)")
+@click.option("--l1-key", help="L1 key paying forceInclude (default: --from-key, else dev account 0)")
+@click.option("--wait", is_flag=True, help="follow it until it is on the L2, unsafe then safe")
+@click.option("--timeout", type=float, default=120, show_default=True, help="seconds --wait may take")
+@click.pass_context
+def force_include_command(ctx: click.Context, chain_id: int, raw_tx: str | None, from_key: str | None,
+                          to_address: str | None, value: str, call_data: str, gas: int, l1_key: str | None,
+                          wait: bool, timeout: float) -> None:
+    """Queue an L2 transaction in the L1 Inbox's forced queue; the L2 must include it by the deadline."""
+    from toolkit.force_include import ForceIncludeError, force_include
+
+    state = _state(ctx)
+    chain = _chain(state, chain_id)
+    if bool(raw_tx) == bool(from_key):
+        raise click.UsageError("give exactly one of --raw-tx or --from-key")
+    try:
+        if raw_tx:
+            raw = bytes.fromhex(raw_tx.removeprefix("0x"))
+        else:
+            if not to_address:
+                raise click.UsageError("--from-key needs --to")
+            raw = _sign_l2_tx(chain, chain_id, from_key, to_address, int(value, 0), call_data, gas)
+    except ValueError as exc:
+        raise click.UsageError(f"bad transaction input: {exc}") from exc
+    payer = l1_key or from_key or state["accounts"][0]["private_key"]
+    try:
+        handle = force_include(state["l1"]["rpc"], state["contracts"]["Inbox"], chain_id, raw, payer)
+    except ForceIncludeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"queued forced entry [bold]{handle.index}[/] for chain {chain_id}: L2 tx {handle.tx_hash}")
+    console.print(f"  L1 tx {handle.l1_tx_hash} in L1 block {handle.l1_block}; deadline L1 block {handle.deadline}")
+    if not wait:
+        return
+    rpc = _reachable_node(chain, prefer="verifier")
+    try:
+        receipt = handle.wait_included(rpc, timeout=timeout)
+        console.print(f"  unsafe: in L2 block {int(receipt['blockNumber'], 16)}, status {int(receipt['status'], 16)}")
+        receipt = handle.wait_included(rpc, safe=True, timeout=timeout)
+        console.print(f"  safe:   L2 block {int(receipt['blockNumber'], 16)} derived from L1")
+        click.echo(json.dumps(receipt, indent=2))
+    except (ForceIncludeError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _sign_l2_tx(chain: dict[str, Any], chain_id: int, key: str, to: str, value: int, data: str, gas: int) -> bytes:
+    from eth_account import Account
+
+    rpc = _reachable_node(chain, prefer="sequencer")
+    sender = Account.from_key(key).address
+    nonce = int(rpc_call(rpc, "eth_getTransactionCount", [sender, "pending"]), 16)
+    max_fee = 2 * int(rpc_call(rpc, "eth_gasPrice"), 16)
+    tx = {"type": 2, "chainId": chain_id, "nonce": nonce, "to": to, "value": value, "data": data, "gas": gas,
+          "maxFeePerGas": max_fee, "maxPriorityFeePerGas": min(max_fee, 10**9)}
+    return bytes(Account.sign_transaction(tx, key).raw_transaction)
+
+
+@main.group()
+def sequencer() -> None:
+    """Control the sequencer nodes."""
+
+
+@sequencer.command("censor")
+@click.option("--address", "addresses", multiple=True, help="an L2 sender to leave out (repeatable)")
+@click.option("--off", is_flag=True, help="stop censoring")
+@click.option("--chain", "chain_id", type=int, default=901, show_default=True)
+@click.pass_context
+def censor(ctx: click.Context, addresses: tuple[str, ...], off: bool, chain_id: int) -> None:
+    """Make the sequencer drop every transaction from ADDRESS (force inclusion still gets them in)."""
+    if not addresses and not off:
+        raise click.UsageError("give --address (repeatable) or --off")
+    chain = _chain(_state(ctx), chain_id)
+    for node in chain["nodes"]:
+        if node["role"] != "sequencer":
+            continue
+        try:
+            now = rpc_call(node["rpc"], "devnet_setCensored", [[] if off else list(addresses)])
+        except Exception as exc:
+            raise click.ClickException(f"{node['name']}: {exc}") from exc
+        console.print(f"{node['name']} censors: {', '.join(now) if now else 'nobody'}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """devnet.toml: every knob of a devnet, with defaults; command-line flags override it.
 
     [devnet]  state_dir, mode
-    [l1]      host, port, chain_id, block_time, epoch_length
+    [l1]      host, port, chain_id, block_time, epoch_length, inclusion_window, forced_inclusion_fee_wei
     [l2]      chain_id, block_time, gas_limit, dev_accounts, dev_balance_eth
-    [nodes]   sequencer_port, verifier_port
+    [nodes]   sequencer_port, verifier_port, censor (L2 senders the sequencer leaves out)
     [batcher] max_blocks, max_seconds, compression
 
 A port of 0 means "any free port". Unknown sections or keys are errors, not silently ignored.
@@ -15,6 +15,8 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from eth_utils import is_address
 
 MODES = ("single",)  # committee, pos, auction and shared come with the decentralised-sequencing work
 
@@ -30,6 +32,8 @@ class L1Settings:
     chain_id: int = 31337
     block_time: float = 1.0
     epoch_length: int = 32
+    inclusion_window: int = 10  # L1 blocks a forced transaction may wait
+    forced_inclusion_fee_wei: int = 10**15
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class L2Settings:
 class NodeSettings:
     sequencer_port: int = 9545
     verifier_port: int = 9546
+    censor: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,11 @@ class DevnetConfig:
             raise ConfigError("l2.chain_id must differ from l1.chain_id")
         if self.l1.epoch_length < 1:
             raise ConfigError("l1.epoch_length must be >= 1")
+        if self.l1.inclusion_window < 1 or self.l1.forced_inclusion_fee_wei < 0:
+            raise ConfigError("l1.inclusion_window must be >= 1 and l1.forced_inclusion_fee_wei >= 0")
+        for address in self.nodes.censor:
+            if not is_address(address):
+                raise ConfigError(f"nodes.censor: {address!r} is not an address")
         if self.batcher.max_blocks < 1 or self.batcher.max_seconds <= 0:
             raise ConfigError("batcher.max_blocks must be >= 1 and batcher.max_seconds > 0")
         if self.batcher.compression not in ("zlib", "brotli", "none"):

@@ -22,7 +22,12 @@ class Deployment:
 
 
 def deploy_contracts(
-    l1_rpc_url: str, admin_key: str, sequencers: dict[int, str], epoch_length: int
+    l1_rpc_url: str,
+    admin_key: str,
+    sequencers: dict[int, str],
+    epoch_length: int,
+    inclusion_window: int = 10,
+    forced_inclusion_fee: int = 10**15,
 ) -> Deployment:
     """Deploy SequencerRegistry and Inbox, and name each chain's sequencer (mode `single`)."""
     w3 = Web3(HTTPProvider(l1_rpc_url, request_kwargs={"timeout": 10}))
@@ -44,7 +49,7 @@ def deploy_contracts(
     registry_address = Web3.to_checksum_address(_create_address(admin.address, nonce))
     hashes = [send(registry_factory.constructor(admin.address, epoch_length).build_transaction({"gas": 3_000_000}))]
     inbox_address = Web3.to_checksum_address(_create_address(admin.address, nonce))
-    hashes.append(send(inbox_factory.constructor(registry_address).build_transaction({"gas": 3_000_000})))
+    hashes.append(send(inbox_factory.constructor(registry_address, inclusion_window, forced_inclusion_fee).build_transaction({"gas": 3_000_000})))
     registry = w3.eth.contract(address=registry_address, abi=registry_artifact["abi"])
     for chain, sequencer in sequencers.items():
         hashes.append(send(registry.functions.setSequencer(chain, sequencer).build_transaction({"gas": 200_000})))

@@ -77,7 +77,7 @@ class Devnet:
             rpc_call(l1_url, "anvil_setBalance", [operator.address, hex(1000 * ETHER)])
             deployment = deploy_contracts(
                 l1_url, dev_accounts(1)[0].private_key, {self.config.l2.chain_id: operator.address},
-                self.config.l1.epoch_length,
+                self.config.l1.epoch_length, self.config.l1.inclusion_window, self.config.l1.forced_inclusion_fee_wei,
             )
             chain = self._chain_config()
             self._start_nodes(l1_url, deployment, chain, operator, ports)
@@ -155,7 +155,7 @@ class Devnet:
         self.node_configs = {
             "sequencer-0": NodeConfig(
                 name="sequencer-0", role="sequencer", port=ports["sequencer"], private_key=operator.private_key,
-                peers=(verifier_url,), **common,
+                peers=(verifier_url,), censored=tuple(self.config.nodes.censor), **common,
             ),
             "verifier-0": NodeConfig(
                 name="verifier-0", role="verifier", port=ports["verifier"], sequencer_url=sequencer_url, **common
@@ -224,6 +224,10 @@ class Devnet:
                 "log": str(self.processes["anvil"].log_path),
             },
             "contracts": {"SequencerRegistry": deployment.registry, "Inbox": deployment.inbox},
+            "forced_inclusion": {
+                "window_l1_blocks": self.config.l1.inclusion_window,
+                "fee_wei": self.config.l1.forced_inclusion_fee_wei,
+            },
             "deploy_block": deployment.block,
             "chains": [
                 {

@@ -1,13 +1,20 @@
-"""Derivation: rebuild an L2 chain from L1 alone (the Inbox's batches).
+"""Derivation: rebuild an L2 chain from L1 alone (the Inbox's batches and forced queue).
 
-For each BatchPosted event of the chain, in L1 order:
-  1. read the batch data from the L1 transaction's calldata and decode it (version, compression, RLP);
-  2. check it extends the safe head (first block number, parent hash) and that every block's
-     L1 origin exists on L1, is not after the batch's own L1 block, and never goes backwards;
-  3. execute its blocks strictly; any invalid transaction rejects the batch;
-  4. the blocks become safe (replacing unsafe blocks that disagree).
-A batch failing any step is skipped as a whole and logged with its L1 transaction hash; the
-node goes on with the next one.
+L1 is read block by block. In each L1 block b:
+  1. new forced-queue entries join the node's mirror of the queue;
+  2. each BatchPosted of the chain, in log order:
+     a. read the batch from the L1 transaction's calldata and decode it;
+     b. check it extends the safe head (number, parent hash); every block's L1 origin exists, is
+        before b and never goes backwards; its forced range starts where the parent's ended and
+        reaches no further than what was queued by its origin;
+     c. a block must include every entry whose deadline is at or before its origin: derivation
+        extends the block's forced range to cover them if the batch did not;
+     d. execute strictly (forced entries first, skipped deterministically when invalid; any
+        invalid ordinary transaction rejects the batch) and make the blocks safe;
+  3. if an entry whose deadline is before b is still not consumed by the safe chain, derivation
+     makes an L2 block itself (origin b-1, the L1 timestamp, only the overdue entries), so forced
+     transactions land with every sequencer offline.
+A batch failing any check is skipped as a whole and logged with its L1 transaction hash.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from dataclasses import dataclass
 from eth.abc import BlockHeaderAPI
 
 from toolkit.batch import Batch, BatchDecodeError, decode_batch
-from toolkit.l1.client import L1Client, PostedBatch
+from toolkit.forced_queue import ForcedEntry
+from toolkit.l1.client import L1Block, L1Client, PostedBatch
 from toolkit.l2.executor import BlockAttributes, BlockExecutionError, ExecutedBlock, L2Executor
 from toolkit.node.chain_state import ChainState
 
@@ -44,8 +52,11 @@ class Derivation:
         self.state = state
         self.executor: L2Executor = state.executor
         self.l1 = l1
+        self.queue = state.forced_queue
         self.l1_cursor = start_l1_block - 1  # last L1 block fully processed
+        self.latest_l1: L1Block | None = None  # that block, once known
         self.batches_derived = 0
+        self.blocks_forced = 0
         self.skipped: list[SkippedBatch] = []
 
     async def step(self) -> bool:
@@ -53,12 +64,48 @@ class Derivation:
         head = await self.l1.head()
         if head.number <= self.l1_cursor:
             return False
-        last = min(head.number, self.l1_cursor + MAX_L1_RANGE)
-        for posted in await self.l1.batches(self.chain_id, self.l1_cursor + 1, last):
-            await self.apply(posted)
-        self.l1_cursor = last
+        first, last = self.l1_cursor + 1, min(head.number, self.l1_cursor + MAX_L1_RANGE)
+        batches: dict[int, list[PostedBatch]] = {}
+        for posted in await self.l1.batches(self.chain_id, first, last):
+            batches.setdefault(posted.l1_block, []).append(posted)
+        queued: dict[int, list[ForcedEntry]] = {}
+        for entry in await self.l1.forced_entries(self.chain_id, first, last):
+            queued.setdefault(entry.l1_block, []).append(entry)
+        for l1_block in range(first, last + 1):
+            for entry in queued.get(l1_block, []):
+                self.queue.add(entry)
+            for posted in batches.get(l1_block, []):
+                await self.apply(posted)
+            await self._force_overdue(l1_block)
+            self.l1_cursor = l1_block
+        self.latest_l1 = head if last == head.number else await self.l1.block(last)
         self.state.update_finalized(await self.l1.finalized_number())
         return last < head.number
+
+    async def _force_overdue(self, l1_block: int) -> None:
+        """Make the block that carries entries the safe chain left past their deadline."""
+        required = self.queue.required_end(l1_block - 1)
+        start = self.state.safe_forced_end
+        if start >= required:
+            return
+        parent = self.executor.header_by_number(self.state.safe_number)
+        parent_attributes = BlockAttributes.from_header(parent)
+        origin = await self.l1.block(max(l1_block - 1, parent_attributes.l1_origin_number))
+        required = max(required, self.queue.required_end(origin.number))
+        attributes = BlockAttributes(
+            timestamp=max(parent.timestamp + 1, origin.timestamp),
+            l1_origin_number=origin.number,
+            l1_origin_hash=origin.hash,
+            forced_start=start,
+            forced_end=required,
+        )
+        executed = self._reuse_or_execute(parent, parent.block_number + 1, attributes, [])
+        self.state.adopt_safe([executed], l1_block)
+        self.blocks_forced += 1
+        log.warning(
+            "forced entries %d..%d were not included by their deadline: derivation put them in L2 block %d "
+            "(L1 block %d)", start, required - 1, executed.number, l1_block,
+        )
 
     async def apply(self, posted: PostedBatch) -> None:
         try:
@@ -92,15 +139,24 @@ class Derivation:
                     f"block {number}: L1 origin {block.l1_origin_number} outside "
                     f"[{parent_attributes.l1_origin_number}, {posted.l1_block})"
                 )
-            if block.forced_start != parent_attributes.forced_end or block.forced_end != block.forced_start:
-                raise BatchInvalid(f"block {number}: forced range {block.forced_start}..{block.forced_end} is not allowed")
+            if block.forced_start != parent_attributes.forced_end or block.forced_end < block.forced_start:
+                raise BatchInvalid(
+                    f"block {number}: forced range {block.forced_start}..{block.forced_end} does not follow "
+                    f"the parent's end {parent_attributes.forced_end}"
+                )
+            if block.forced_end > self.queue.includable_end(block.l1_origin_number):
+                raise BatchInvalid(
+                    f"block {number}: forced range reaches {block.forced_end}, only "
+                    f"{self.queue.includable_end(block.l1_origin_number)} entries were queued by L1 block "
+                    f"{block.l1_origin_number}"
+                )
             origin = await self.l1.block(block.l1_origin_number)
             attributes = BlockAttributes(
                 timestamp=block.timestamp,
                 l1_origin_number=block.l1_origin_number,
                 l1_origin_hash=origin.hash,
                 forced_start=block.forced_start,
-                forced_end=block.forced_end,
+                forced_end=max(block.forced_end, self.queue.required_end(block.l1_origin_number)),
             )
             executed = self._reuse_or_execute(parent, number, attributes, list(block.transactions))
             derived.append(executed)
@@ -124,6 +180,7 @@ class Derivation:
         self, parent: BlockHeaderAPI, number: int, attributes: BlockAttributes, transactions: list[bytes]
     ) -> ExecutedBlock:
         """The block the batch describes; if the unsafe chain already holds exactly it, reuse it."""
+        forced = self.queue.raws(attributes.forced_start, attributes.forced_end)
         known_hash = self.executor.canonical_hash(number)
         if known_hash is not None:
             known = self.executor.block_by_hash(known_hash)
@@ -133,4 +190,6 @@ class Derivation:
                 and self.executor.raw_transactions(known_hash) == tuple(transactions)
             ):
                 return ExecutedBlock(known, self.executor.receipts(known_hash), attributes, tuple(transactions))
-        return self.executor.execute_block(parent, attributes, transactions, strict=True)
+        return self.executor.execute_block(
+            parent, attributes, transactions, strict=True, forced_transactions=forced
+        )

@@ -24,4 +24,7 @@ interface ISequencerRegistry {
 
     /// @notice Number of L1 blocks per epoch.
     function epochLength() external view returns (uint256);
+
+    /// @notice The devnet admin (zero once renounced).
+    function admin() external view returns (address);
 }

@@ -4,9 +4,11 @@ pragma solidity 0.8.30;
 /// @notice The few Foundry cheatcodes these tests use (forge-std is not available here).
 interface Vm {
     function prank(address sender) external;
+    function startPrank(address sender) external;
     function expectRevert(bytes calldata revertData) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
     function roll(uint256 blockNumber) external;
+    function deal(address account, uint256 balance) external;
 }
 
 abstract contract CheatTest {

@@ -16,6 +16,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from toolkit.forced_queue import ForcedEntry
 from toolkit.l1.artifacts import load_artifact
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,24 @@ class L1Client:
         events = sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"]))
         return [await self._with_data(event) for event in events]
 
+    async def forced_entries(self, chain_id: int, first_block: int, last_block: int) -> list[ForcedEntry]:
+        """ForcedTxQueued events of a chain in an L1 block range, in queue order."""
+        events = await self.inbox.events.ForcedTxQueued.get_logs(
+            argument_filters={"chainId": chain_id}, from_block=first_block, to_block=last_block
+        )
+        entries = [
+            ForcedEntry(
+                index=int(e["args"]["index"]),
+                tx_hash=bytes(e["args"]["txHash"]),
+                sender=e["args"]["sender"],
+                l1_block=int(e["blockNumber"]),
+                deadline=int(e["args"]["deadline"]),
+                raw=bytes(e["args"]["signedTx"]),
+            )
+            for e in events
+        ]
+        return sorted(entries, key=lambda entry: entry.index)
+
     async def _with_data(self, event: Any) -> PostedBatch:
         args = event["args"]
         data, problem = None, None
@@ -122,11 +141,18 @@ class L1Client:
         )
 
     async def post_batch(
-        self, private_key: str, chain_id: int, first: int, last: int, data: bytes, wait_seconds: float = 30.0
+        self,
+        private_key: str,
+        chain_id: int,
+        first: int,
+        last: int,
+        forced_end: int,
+        data: bytes,
+        wait_seconds: float = 30.0,
     ) -> tuple[bytes, int]:
         """Send postBatch and wait for it to be mined; returns (tx hash, L1 block). Raises BatchRejected."""
         sender = Account.from_key(private_key).address
-        call = self.inbox.functions.postBatch(chain_id, first, last, data)
+        call = self.inbox.functions.postBatch(chain_id, first, last, forced_end, data)
         try:
             gas = await call.estimate_gas({"from": sender})
         except (ContractCustomError, ContractLogicError) as exc:

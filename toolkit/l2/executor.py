@@ -63,8 +63,9 @@ class ExecutedBlock:
     block: BlockAPI
     receipts: tuple[ReceiptAPI, ...]
     attributes: BlockAttributes
-    raw_transactions: tuple[bytes, ...]
+    raw_transactions: tuple[bytes, ...]  # the ordinary (batch-carried) transactions included
     skipped: tuple[SkippedTransaction, ...] = ()
+    forced_outcomes: tuple[str | None, ...] = ()  # per forced entry: None if included, else why not
 
     @property
     def number(self) -> int:
@@ -93,6 +94,7 @@ class _Indexes:
     tx_location: dict[bytes, tuple[int, int]] = field(default_factory=dict)
     receipts_by_hash: dict[bytes, tuple[ReceiptAPI, ...]] = field(default_factory=dict)
     raw_by_hash: dict[bytes, tuple[bytes, ...]] = field(default_factory=dict)
+    forced_outcomes_by_hash: dict[bytes, tuple[str | None, ...]] = field(default_factory=dict)
 
 
 class L2Executor:
@@ -172,8 +174,12 @@ class L2Executor:
         return self._index.receipts_by_hash[bytes(block_hash)]
 
     def raw_transactions(self, block_hash: bytes) -> tuple[bytes, ...]:
-        """The raw transactions a stored block holds, as they were given to execute_block."""
+        """The ordinary raw transactions of a stored block (what a batch carries; forced ones excluded)."""
         return self._index.raw_by_hash[bytes(block_hash)]
+
+    def forced_outcomes(self, block_hash: bytes) -> tuple[str | None, ...]:
+        """Per forced entry of a stored block: None if included, else why it was skipped."""
+        return self._index.forced_outcomes_by_hash.get(bytes(block_hash), ())
 
     def transaction_location(self, tx_hash: bytes) -> tuple[int, int] | None:
         """(block number, index) of a transaction in the canonical chain."""
@@ -236,8 +242,9 @@ class L2Executor:
         included_raw: list[bytes] = []
         receipts: list[ReceiptAPI] = []
         skipped: list[SkippedTransaction] = []
+        forced_outcomes: list[str | None] = []
 
-        def apply(raw: bytes, must_succeed: bool) -> None:
+        def apply(raw: bytes, must_succeed: bool) -> str | None:
             nonlocal header
             try:
                 tx = decode_raw_transaction(raw, self.config.chain_id)
@@ -253,16 +260,17 @@ class L2Executor:
                 if must_succeed:
                     raise BlockExecutionError(f"invalid transaction 0x{keccak(raw).hex()}: {exc}") from exc
                 skipped.append(SkippedTransaction(raw=raw, reason=str(exc)))
-                return
+                return str(exc)
             header = vm.add_receipt_to_header(header, receipt)
             included.append(tx)
-            included_raw.append(raw)
             receipts.append(receipt)
+            return None
 
         for raw in forced_transactions or []:
-            apply(raw, must_succeed=False)
+            forced_outcomes.append(apply(raw, must_succeed=False))
         for raw in raw_transactions:
-            apply(raw, must_succeed=strict)
+            if apply(raw, must_succeed=strict) is None:
+                included_raw.append(raw)
 
         block = vm.set_block_transactions_and_withdrawals(
             vm.get_block(), header, included, receipts, withdrawals=[]
@@ -272,12 +280,14 @@ class L2Executor:
         self.chain.chaindb.persist_block(mined)
         self._index.receipts_by_hash[bytes(mined.hash)] = tuple(receipts)
         self._index.raw_by_hash[bytes(mined.hash)] = tuple(included_raw)
+        self._index.forced_outcomes_by_hash[bytes(mined.hash)] = tuple(forced_outcomes)
         return ExecutedBlock(
             block=mined,
             receipts=tuple(receipts),
             attributes=attributes,
             raw_transactions=tuple(included_raw),
             skipped=tuple(skipped),
+            forced_outcomes=tuple(forced_outcomes),
         )
 
     # ----- state queries -----

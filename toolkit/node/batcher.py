@@ -2,12 +2,15 @@
 
 A batch is posted when `max_blocks` blocks wait, or when the oldest waiting block is older than
 `max_seconds`. A batch L1 refuses is logged with the reason and posting restarts from the safe head.
+When L1 refuses it because a forced entry is overdue (ForcedTxOverdue), `on_forced_overdue` is
+called so the node rebuilds its unsafe blocks with the entry in, rather than retrying forever.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from toolkit.batch import (
     COMPRESSION_BROTLI,
@@ -48,6 +51,8 @@ class Batcher:
         self.last_posted = state.safe_number
         self.batches_posted = 0
         self.last_error: str | None = None
+        self.overdue_rejections = 0
+        self.on_forced_overdue: Callable[[], None] | None = None
         self._waiting_since: float | None = None
         state.on_reorg(self._on_reorg)
 
@@ -93,12 +98,19 @@ class Batcher:
         while len(data) > MAX_BATCH_BYTES and last > first:
             last = first + (last - first) // 2
             data = self.build_batch(first, last)
+        forced_end = BlockAttributes.from_header(self.state.executor.header_by_number(last)).forced_end
         try:
-            tx_hash, l1_block = await self.l1.post_batch(self.private_key, self.chain_id, first, last, data)
+            tx_hash, l1_block = await self.l1.post_batch(
+                self.private_key, self.chain_id, first, last, forced_end, data
+            )
         except BatchRejected as exc:
             self.last_error = str(exc)
             log.error("L1 rejected batch of L2 blocks %d..%d: %s", first, last, exc)
             self.last_posted = self.state.safe_number
+            if "ForcedTxOverdue" in str(exc):
+                self.overdue_rejections += 1
+                if self.on_forced_overdue is not None:
+                    self.on_forced_overdue()
             return False
         self.last_error = None
         self.last_posted = last

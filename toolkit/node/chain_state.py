@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from toolkit.l2.executor import ExecutedBlock, L2Executor
+from toolkit.forced_queue import ForcedQueue
+from toolkit.l2.executor import BlockAttributes, ExecutedBlock, L2Executor
 from toolkit.rpc.events import BlockEvent, ChainEvents
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,7 @@ class ChainState:
     def __init__(self, executor: L2Executor, events: ChainEvents) -> None:
         self.executor = executor
         self.events = events
+        self.forced_queue = ForcedQueue()
         self.safe_number = 0
         self.finalized_number = 0
         self.l1_block_of_safe: dict[int, int] = {0: 0}  # L2 block -> L1 block of the batch that made it safe
@@ -33,8 +35,16 @@ class ChainState:
         """Call `listener(first_dropped_number)` whenever unsafe blocks are dropped."""
         self._reorg_listeners.append(listener)
 
+    @property
+    def safe_forced_end(self) -> int:
+        """How far into the forced queue the safe chain has consumed."""
+        return BlockAttributes.from_header(self.executor.header_by_number(self.safe_number)).forced_end
+
     def extend_unsafe(self, executed: ExecutedBlock) -> None:
         self.executor.append(executed)
+        outcomes = self.executor.forced_outcomes(executed.hash)
+        if outcomes:
+            self.forced_queue.record(executed.number, executed.attributes.forced_start, outcomes)
         self.events.emit(BlockEvent(executed.block, executed.receipts))
 
     def rewind_unsafe(self, number: int) -> None:
@@ -44,6 +54,7 @@ class ChainState:
         if number >= self.executor.head_number:
             return
         dropped = self.executor.rewind(number)
+        self.forced_queue.forget_above(number)
         self.reorg_count += 1
         log.warning("L2 reorg: dropped unsafe blocks %d..%d", number + 1, number + len(dropped))
         for block_hash in reversed(dropped):

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 from eth.abc import SignedTransactionAPI
+from eth_utils import to_checksum_address
 
 from toolkit.derivation import Derivation
 from toolkit.l1.client import L1Block, L1Client
@@ -54,7 +55,7 @@ class L2Node:
         self.url = f"http://{config.host}:{config.port}"
         if config.role == "sequencer":
             assert config.private_key is not None
-            self.pool = TxPool(self.executor, censored={c for c in config.censored})
+            self.pool = TxPool(self.executor, censored={to_checksum_address(c) for c in config.censored})
             self.builder = BlockBuilder(self.chain_id, self.state, self.pool, config.private_key)
             self.batcher = Batcher(
                 self.chain_id, self.state, self.l1, config.private_key,
@@ -62,6 +63,7 @@ class L2Node:
             )
             self.publisher = GossipPublisher(self.url, config.peers)
             self.state.on_reorg(self.publisher.forget_from)
+            self.batcher.on_forced_overdue = self._include_overdue_entries
         self._tx_arrived = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
@@ -113,6 +115,31 @@ class L2Node:
     def pending_transaction(self, tx_hash: bytes) -> SignedTransactionAPI | None:
         entry = self.pool.get(tx_hash) if self.pool is not None else None
         return entry.tx if entry is not None else None
+
+    def _include_overdue_entries(self) -> None:
+        """L1 refused our batch for skipping an overdue forced entry: rebuild with it included."""
+        assert self.builder is not None
+        if self.builder.ignore_forced:
+            log.warning("L1 refused a batch that skips an overdue forced entry: including forced entries again")
+        self.builder.ignore_forced = False
+        self.state.rewind_unsafe(self.state.safe_number)
+
+    def set_censored(self, addresses: list[str]) -> list[str]:
+        """Replace the set of L2 senders whose transactions this sequencer leaves out."""
+        if self.pool is None:
+            raise RpcError(SERVER_ERROR, "this node does not sequence")
+        self.pool.censored = {to_checksum_address(a) for a in addresses}
+        return sorted(self.pool.censored)
+
+    def set_ignore_forced(self, enabled: bool) -> bool:
+        if self.builder is None:
+            raise RpcError(SERVER_ERROR, "this node does not sequence")
+        self.builder.ignore_forced = enabled
+        return enabled
+
+    def forced_queue_status(self) -> list[dict[str, Any]]:
+        l1_head = self.derivation.l1_cursor
+        return self.state.forced_queue.describe(l1_head, self.state.safe_number)
 
     # ----- lifecycle -----
     async def start(self) -> None:
@@ -167,10 +194,11 @@ class L2Node:
             else:
                 next_tick = self.executor.head.timestamp + self.config.block_time
                 await asyncio.sleep(max(0.0, next_tick - time.time()))
-            if self.l1_head is None:
+            origin = self.derivation.latest_l1
+            if origin is None:
                 continue
             try:
-                signed = self.builder.build(self.l1_head)
+                signed = self.builder.build(origin)
             except Exception:
                 log.exception("building a block failed")
                 await asyncio.sleep(self.config.block_time or 0.1)
@@ -215,6 +243,8 @@ class L2Node:
             "derivedL1": self.derivation.l1_cursor,
             "batchesDerived": self.derivation.batches_derived,
             "batchesSkipped": len(self.derivation.skipped),
+            "blocksForcedByDerivation": self.derivation.blocks_forced,
+            "forcedQueue": {"length": len(self.state.forced_queue.entries), "safeEnd": self.state.safe_forced_end},
             "skippedBatches": [
                 {"l1TxHash": b.l1_tx_hash, "l1Block": b.l1_block, "reason": b.reason}
                 for b in self.derivation.skipped[-20:]
@@ -228,6 +258,9 @@ class L2Node:
                 "batchesPosted": self.batcher.batches_posted,
                 "lastPostedL2": self.batcher.last_posted,
                 "lastBatchError": self.batcher.last_error,
+                "overdueRejections": self.batcher.overdue_rejections,
                 "mempool": len(self.pool),
+                "censored": sorted(self.pool.censored),
+                "ignoreForced": self.builder.ignore_forced,
             }
         return status

@@ -1,9 +1,11 @@
-"""The rollup_ namespace: who sequences, where each head is."""
+"""The rollup_ namespace (who sequences, heads, forced queue) and devnet_ controls for tests."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from toolkit.rpc import params as p
+from toolkit.rpc.errors import invalid_params
 from toolkit.rpc.server import Handler
 
 
@@ -14,6 +16,12 @@ class RollupNodeView(Protocol):
 
     def sync_status(self) -> dict[str, Any]: ...
 
+    def forced_queue_status(self) -> list[dict[str, Any]]: ...
+
+    def set_censored(self, addresses: list[str]) -> list[str]: ...
+
+    def set_ignore_forced(self, enabled: bool) -> bool: ...
+
 
 class RollupApi:
     def __init__(self, node: RollupNodeView, mode: str = "single") -> None:
@@ -21,7 +29,13 @@ class RollupApi:
         self.mode = mode
 
     def methods(self) -> dict[str, Handler]:
-        return {"rollup_syncStatus": self.rollup_syncStatus, "rollup_sequencer": self.rollup_sequencer}
+        return {
+            "rollup_syncStatus": self.rollup_syncStatus,
+            "rollup_sequencer": self.rollup_sequencer,
+            "rollup_forcedQueue": self.rollup_forcedQueue,
+            "devnet_setCensored": self.devnet_setCensored,
+            "devnet_setIgnoreForced": self.devnet_setIgnoreForced,
+        }
 
     async def rollup_syncStatus(self, params: list[Any]) -> dict[str, Any]:
         return self.node.sync_status()
@@ -34,3 +48,21 @@ class RollupApi:
             "epoch": self.node.epoch,
             "nextHandoffL1Block": None,  # a single sequencer never hands off on its own
         }
+
+    async def rollup_forcedQueue(self, params: list[Any]) -> list[dict[str, Any]]:
+        """Every forced entry: queued, overdue, included (L2 block, safe or not) or skipped (reason)."""
+        return self.node.forced_queue_status()
+
+    async def devnet_setCensored(self, params: list[Any]) -> list[str]:
+        """Test control: the sequencer leaves out every transaction from these L2 senders."""
+        addresses = p.arg(params, 0, "addresses")
+        if not isinstance(addresses, list):
+            raise invalid_params("expected a list of addresses")
+        return self.node.set_censored([p.address(a) for a in addresses])
+
+    async def devnet_setIgnoreForced(self, params: list[Any]) -> bool:
+        """Test control: a misbehaving sequencer that includes no forced entry (L1 will refuse it)."""
+        enabled = p.arg(params, 0, "enabled")
+        if not isinstance(enabled, bool):
+            raise invalid_params("expected true or false")
+        return self.node.set_ignore_forced(enabled)
