@@ -11,9 +11,11 @@ L1 is read block by block. In each L1 block b:
         extends the block's forced range to cover them if the batch did not;
      d. execute strictly (forced entries first, skipped deterministically when invalid; any
         invalid ordinary transaction rejects the batch) and make the blocks safe;
-  3. if an entry whose deadline is before b is still not consumed by the safe chain, derivation
-     makes an L2 block itself (origin b-1, the L1 timestamp, only the overdue entries), so forced
-     transactions land with every sequencer offline.
+  3. if an entry whose deadline is before b - FORCE_GRACE_L1_BLOCKS is still not consumed by the
+     safe chain, derivation makes an L2 block itself (origin b-1, the L1 timestamp, only forced
+     entries), so forced transactions land with every sequencer offline. The grace gives a late
+     sequencer a few L1 blocks to post a batch that consumes it (L1 refuses any batch that skips
+     it meanwhile: ForcedTxOverdue) before derivation overrides its unsafe blocks.
 A batch failing any check is skipped as a whole and logged with its L1 transaction hash.
 """
 
@@ -33,6 +35,7 @@ from toolkit.node.chain_state import ChainState
 log = logging.getLogger(__name__)
 
 MAX_L1_RANGE = 500
+FORCE_GRACE_L1_BLOCKS = 3
 
 
 class BatchInvalid(Exception):
@@ -84,7 +87,7 @@ class Derivation:
 
     async def _force_overdue(self, l1_block: int) -> None:
         """Make the block that carries entries the safe chain left past their deadline."""
-        required = self.queue.required_end(l1_block - 1)
+        required = self.queue.required_end(l1_block - 1 - FORCE_GRACE_L1_BLOCKS)
         start = self.state.safe_forced_end
         if start >= required:
             return

@@ -102,8 +102,17 @@ class GossipReceiver:
         parent = executor.header_by_hash(block.parent_hash)
         if parent is None or not executor.is_canonical(block.parent_hash):
             raise GossipRejected(f"block {block.number}: unknown parent")
+        queue = self.state.forced_queue
+        if block.attributes.forced_end > len(queue.entries):
+            raise GossipRejected(
+                f"block {block.number} includes forced entries up to {block.attributes.forced_end}; "
+                f"this node has seen {len(queue.entries)} on L1 so far"
+            )
         try:
-            executed = executor.execute_block(parent, block.attributes, list(block.raw_transactions), strict=True)
+            executed = executor.execute_block(
+                parent, block.attributes, list(block.raw_transactions), strict=True,
+                forced_transactions=queue.raws(block.attributes.forced_start, block.attributes.forced_end),
+            )
         except BlockExecutionError as exc:
             raise GossipRejected(f"block {block.number} does not execute: {exc}") from exc
         if executed.hash != block.block_hash:
