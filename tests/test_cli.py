@@ -15,7 +15,9 @@ import pytest
 
 from devnet.supervisor import pid_alive
 from tests.conftest import wait_for
+from toolkit.accounts import dev_accounts
 
+VICTIM = dev_accounts(10)[7]
 FREE_PORTS = ["--l1-port", "0", "--sequencer-port", "0", "--verifier-port", "0"]
 
 
@@ -45,6 +47,16 @@ def test_detach_status_logs_down(tmp_path: Path) -> None:
         return report["l1"]["healthy"] and all(n["healthy"] for n in nodes) and nodes[0]["batches_posted"] >= 1
 
     wait_for(batches_posted, timeout=40, what="a batch in `devnet status --json`")
+    # Censor an account, then force its transfer in through L1 from the command line.
+    censor = devnet("--state-dir", str(tmp_path), "sequencer", "censor", "--address", VICTIM.address)
+    assert censor.returncode == 0 and VICTIM.address in censor.stdout, censor.stderr
+    forced = devnet("--state-dir", str(tmp_path), "force-include", "--chain", "901", "--from-key", VICTIM.private_key,
+                    "--to", "0x000000000000000000000000000000000000dEaD", "--value", "12345", "--wait")
+    assert forced.returncode == 0, forced.stderr + forced.stdout
+    assert "queued forced entry 0" in forced.stdout and "safe:" in forced.stdout and '"status": "0x1"' in forced.stdout
+    refused = devnet("--state-dir", str(tmp_path), "force-include", "--raw-tx", "0x")
+    assert refused.returncode != 0 and "EmptyTransaction" in refused.stderr
+    assert devnet("--state-dir", str(tmp_path), "sequencer", "censor", "--off").returncode == 0
     table = devnet("--state-dir", str(tmp_path), "status")
     assert table.returncode == 0 and "sequencer-0" in table.stdout and "verifier-0" in table.stdout
     logs = devnet("--state-dir", str(tmp_path), "logs", "sequencer-0")
