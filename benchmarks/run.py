@@ -123,7 +123,7 @@ def bench_l1_cost(url: str, raws: list[bytes]) -> tuple[int, int, int]:
     nonce = w3.eth.get_transaction_count(operator.address)
     for index, chunk in enumerate(chunks):
         data = _encode(chunk)
-        tx = inbox.functions.postBatch(901, index + 1, index + 1, 0, data).build_transaction(
+        tx = inbox.functions.postBatch(901, index + 1, index + 1, 0, data, b"").build_transaction(
             {"from": operator.address, "nonce": nonce + index, "gas": 5_000_000}
         )
         signed = Account.sign_transaction(tx, operator.private_key)

@@ -27,7 +27,7 @@ def inbox(devnet: Devnet, l1_w3: Web3) -> Any:
 def post_as(l1_w3: Web3, contract: Any, key: str, first: int, last: int, data: bytes) -> Any:
     sender = Account.from_key(key).address
     cursor = contract.functions.forcedQueueLength(901).call()  # L1 only checks the claim's bounds
-    tx = contract.functions.postBatch(901, first, last, cursor, data).build_transaction(
+    tx = contract.functions.postBatch(901, first, last, cursor, data, b"").build_transaction(
         {"from": sender, "nonce": l1_w3.eth.get_transaction_count(sender, "pending"), "gas": 2_000_000}
     )
     tx_hash = l1_w3.eth.send_raw_transaction(Account.sign_transaction(tx, key).raw_transaction)
@@ -43,7 +43,7 @@ def test_only_the_authorised_sequencer_can_post(devnet: Devnet, l1_w3: Web3) -> 
     contract = inbox(devnet, l1_w3)
     sequencer = devnet.state["sequencers"][0]["address"]
     with pytest.raises(ContractCustomError) as error:
-        contract.functions.postBatch(901, 1, 1, 0, b"\x01\x01x").estimate_gas({"from": STRANGER.address})
+        contract.functions.postBatch(901, 1, 1, 0, b"\x01\x01x", b"").estimate_gas({"from": STRANGER.address})
     selector = Web3.keccak(text="NotSequencer(address,address)")[:4].hex()
     assert error.value.data.startswith("0x" + selector)
     assert sequencer[2:].lower() in error.value.data.lower()

@@ -27,4 +27,12 @@ interface ISequencerRegistry {
 
     /// @notice The devnet admin (zero once renounced).
     function admin() external view returns (address);
+
+    /// @notice Called by the Inbox for every batch before it checks the sender: brings the epoch
+    ///         up to date, checks the batch's attestations (reverts when they do not suffice) and
+    ///         records that the leader is alive.
+    /// @param chainId The L2 chain.
+    /// @param batchDigest keccak256(abi.encode(chainId, firstL2Block, lastL2Block, forcedEnd, keccak256(data))).
+    /// @param attestations 65-byte signatures over `batchDigest`, signers in ascending address order.
+    function onBatch(uint256 chainId, bytes32 batchDigest, bytes calldata attestations) external;
 }

@@ -86,6 +86,7 @@ contract Inbox {
     mapping(address account => uint256 amount) public feesOwed;
     mapping(uint256 chainId => ForcedEntry[] entries) private forcedQueue;
     mapping(uint256 chainId => uint256 window) private inclusionWindows;
+    mapping(uint256 chainId => mapping(uint256 index => bool)) private late;
 
     /// @param registry_ The sequencer registry.
     /// @param defaultInclusionWindow_ L1 blocks a forced entry may wait before it is overdue.
@@ -103,9 +104,18 @@ contract Inbox {
     /// @param lastL2Block Number of the last L2 block in the batch.
     /// @param forcedEnd The batch's blocks consumed the forced queue up to (not including) this index.
     /// @param data The encoded batch (version, compression, compressed RLP).
-    function postBatch(uint256 chainId, uint64 firstL2Block, uint64 lastL2Block, uint64 forcedEnd, bytes calldata data)
-        external
-    {
+    /// @param attestations Signatures over batchDigest(...) the registry's mode requires (empty in `single`).
+    function postBatch(
+        uint256 chainId,
+        uint64 firstL2Block,
+        uint64 lastL2Block,
+        uint64 forcedEnd,
+        bytes calldata data,
+        bytes calldata attestations
+    ) external {
+        registry.onBatch(
+            chainId, batchDigest(chainId, firstL2Block, lastL2Block, forcedEnd, keccak256(data)), attestations
+        );
         address expected = registry.sequencerFor(chainId, block.number);
         if (msg.sender != expected || expected == address(0)) revert NotSequencer(msg.sender, expected);
         if (data.length == 0) revert EmptyBatch();
@@ -119,6 +129,9 @@ contract Inbox {
         uint256 cursor = forcedCursor[chainId];
         if (forcedEnd > cursor) {
             forcedCursor[chainId] = forcedEnd;
+            for (uint256 i = cursor; i < forcedEnd; i++) {
+                if (queue[i].deadline < block.number) late[chainId][i] = true;
+            }
             emit ForcedTxIncluded(chainId, cursor, forcedEnd, lastL2Block);
             _credit(msg.sender, (forcedEnd - cursor) * forcedInclusionFee);
         }
@@ -155,6 +168,9 @@ contract Inbox {
         }
         if (to == from) revert NothingOverdue();
         forcedCursor[chainId] = to;
+        for (uint256 i = from; i < to; i++) {
+            late[chainId][i] = true;
+        }
         emit ForcedInclusionRecorded(chainId, from, to, msg.sender);
         _credit(msg.sender, (to - from) * forcedInclusionFee);
     }
@@ -183,6 +199,22 @@ contract Inbox {
     function inclusionWindow(uint256 chainId) public view returns (uint256) {
         uint256 window = inclusionWindows[chainId];
         return window == 0 ? defaultInclusionWindow : window;
+    }
+
+    /// @notice What validators attest to for a batch.
+    function batchDigest(uint256 chainId, uint64 firstL2Block, uint64 lastL2Block, uint64 forcedEnd, bytes32 dataHash)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(chainId, firstL2Block, lastL2Block, forcedEnd, dataHash));
+    }
+
+    /// @notice Whether entry `index` was consumed after its deadline or recorded as forced, and its deadline.
+    function lateness(uint256 chainId, uint256 index) external view returns (bool, uint256) {
+        ForcedEntry[] storage queue = forcedQueue[chainId];
+        if (index >= queue.length) return (false, 0);
+        return (late[chainId][index], queue[index].deadline);
     }
 
     /// @notice Number of entries ever queued for `chainId`.

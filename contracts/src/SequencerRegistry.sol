@@ -61,6 +61,10 @@ contract SequencerRegistry is ISequencerRegistry {
     }
 
     /// @inheritdoc ISequencerRegistry
+    /// @dev Mode `single` needs no attestations and tracks no liveness.
+    function onBatch(uint256, bytes32, bytes calldata) external pure {}
+
+    /// @inheritdoc ISequencerRegistry
     function epochOf(uint256 l1Block) public view returns (uint256) {
         return l1Block / epochLength;
     }

@@ -24,7 +24,7 @@ contract InboxTest is CheatTest {
 
     function post(uint64 first, uint64 last, uint64 forcedEnd) internal {
         vm.prank(OPERATOR);
-        inbox.postBatch(901, first, last, forcedEnd, hex"0101");
+        inbox.postBatch(901, first, last, forcedEnd, hex"0101", "");
     }
 
     function queue(bytes memory signedTx) internal returns (uint256) {
@@ -37,7 +37,7 @@ contract InboxTest is CheatTest {
         vm.expectEmit(true, true, true, true);
         emit Inbox.BatchPosted(901, 0, OPERATOR, 1, 4, keccak256(data));
         vm.prank(OPERATOR);
-        inbox.postBatch(901, 1, 4, 0, data);
+        inbox.postBatch(901, 1, 4, 0, data, "");
         post(5, 5, 0);
         assertEq(inbox.batchCount(901), 2, "count");
     }
@@ -45,25 +45,25 @@ contract InboxTest is CheatTest {
     function testStrangerCannotPost() public {
         vm.prank(STRANGER);
         vm.expectRevert(abi.encodeWithSelector(Inbox.NotSequencer.selector, STRANGER, OPERATOR));
-        inbox.postBatch(901, 1, 1, 0, hex"01");
+        inbox.postBatch(901, 1, 1, 0, hex"01", "");
     }
 
     function testUnknownChainRefused() public {
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(Inbox.NotSequencer.selector, OPERATOR, address(0)));
-        inbox.postBatch(77, 1, 1, 0, hex"01");
+        inbox.postBatch(77, 1, 1, 0, hex"01", "");
     }
 
     function testEmptyBatchRefused() public {
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(Inbox.EmptyBatch.selector));
-        inbox.postBatch(901, 1, 1, 0, "");
+        inbox.postBatch(901, 1, 1, 0, "", "");
     }
 
     function testReversedRangeRefused() public {
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(Inbox.InvalidBlockRange.selector, uint64(5), uint64(4)));
-        inbox.postBatch(901, 5, 4, 0, hex"01");
+        inbox.postBatch(901, 5, 4, 0, hex"01", "");
     }
 
     function testForceIncludeQueuesWithDeadline() public {
@@ -95,7 +95,7 @@ contract InboxTest is CheatTest {
         vm.roll(111);
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(Inbox.ForcedTxOverdue.selector, 0, 110));
-        inbox.postBatch(901, 2, 2, 0, hex"0101");
+        inbox.postBatch(901, 2, 2, 0, hex"0101", "");
         vm.expectEmit(true, false, false, true);
         emit Inbox.ForcedTxIncluded(901, 0, 1, 2);
         post(2, 2, 1);
@@ -107,7 +107,7 @@ contract InboxTest is CheatTest {
         queue(hex"01");
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(Inbox.InvalidForcedCursor.selector, uint64(2), 1));
-        inbox.postBatch(901, 1, 1, 2, hex"0101");
+        inbox.postBatch(901, 1, 1, 2, hex"0101", "");
     }
 
     function testAnyoneRecordsOverdueEntries() public {

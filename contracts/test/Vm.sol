@@ -6,9 +6,12 @@ interface Vm {
     function prank(address sender) external;
     function startPrank(address sender) external;
     function expectRevert(bytes calldata revertData) external;
+    function expectRevert() external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
     function roll(uint256 blockNumber) external;
     function deal(address account, uint256 balance) external;
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
+    function addr(uint256 privateKey) external pure returns (address);
 }
 
 abstract contract CheatTest {

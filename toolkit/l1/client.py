@@ -148,11 +148,12 @@ class L1Client:
         last: int,
         forced_end: int,
         data: bytes,
+        attestations: bytes = b"",
         wait_seconds: float = 30.0,
     ) -> tuple[bytes, int]:
         """Send postBatch and wait for it to be mined; returns (tx hash, L1 block). Raises BatchRejected."""
         sender = Account.from_key(private_key).address
-        call = self.inbox.functions.postBatch(chain_id, first, last, forced_end, data)
+        call = self.inbox.functions.postBatch(chain_id, first, last, forced_end, data, attestations)
         try:
             gas = await call.estimate_gas({"from": sender})
         except (ContractCustomError, ContractLogicError) as exc:

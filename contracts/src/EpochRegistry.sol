@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ISequencerRegistry} from "./ISequencerRegistry.sol";
+import {SequencerChangeReason} from "./SequencerChangeReason.sol";
+
+/// @title EpochRegistry
+/// @notice Shared machinery of the decentralised modes: epochs of `epochLength` L1 blocks, a
+///         deterministic leader per epoch and chain, rotation recorded on chain with
+///         `SequencerChanged`, and a liveness timeout that skips a silent leader.
+/// @dev Leader rule: candidates and weights come from the mode (`_candidates`); the epoch's
+///      leader is `_pick(chainId, epoch, skips)`. The recorded leader of the current epoch is
+///      authoritative once `syncEpoch` ran; before that, and for future epochs, the rule is
+///      applied to the current set (so a stake change can change a future schedule).
+abstract contract EpochRegistry is ISequencerRegistry {
+    /// @notice The caller is not the admin.
+    error NotAdmin(address caller);
+    /// @notice The caller is not the Inbox.
+    error NotInbox(address caller);
+    /// @notice The Inbox is already set.
+    error InboxAlreadySet();
+    /// @notice A parameter is zero or out of range.
+    error InvalidParameter();
+    /// @notice The leader posted recently enough; no timeout yet.
+    error LeaderAlive(uint256 lastActivity, uint256 timeoutAt);
+    /// @notice Not enough valid attestations.
+    error InsufficientAttestations(uint256 signedWeight, uint256 requiredWeight);
+    /// @notice Attestations must be 65-byte signatures by distinct signers in ascending order.
+    error MalformedAttestations();
+
+    /// @notice Emitted when the admin sets the Inbox (once).
+    event InboxSet(address inbox);
+    /// @notice Emitted when the admin gives up its powers for good.
+    event AdminRenounced(address admin);
+
+    struct ChainSchedule {
+        bool started;
+        uint64 epoch;
+        uint64 skips;
+        uint64 lastActivity;
+        address leader;
+    }
+
+    /// @inheritdoc ISequencerRegistry
+    address public admin;
+    /// @notice The Inbox allowed to call onBatch.
+    address public inbox;
+    /// @inheritdoc ISequencerRegistry
+    uint256 public immutable epochLength;
+    /// @notice L1 blocks without a batch after which anyone may skip the leader.
+    uint256 public immutable livenessTimeout;
+    /// @notice The schedule state of each chain that has started.
+    mapping(uint256 chainId => ChainSchedule schedule) public schedules;
+    /// @notice The last leader recorded for an epoch (who answered for it).
+    mapping(uint256 chainId => mapping(uint256 epoch => address leader)) public epochLeader;
+    uint256[] internal chainIds;
+
+    constructor(address admin_, uint256 epochLength_, uint256 livenessTimeout_) {
+        if (admin_ == address(0) || epochLength_ == 0 || livenessTimeout_ == 0) revert InvalidParameter();
+        admin = admin_;
+        epochLength = epochLength_;
+        livenessTimeout = livenessTimeout_;
+    }
+
+    /// @notice Set the Inbox that reports batches (admin, once).
+    /// @param inbox_ The Inbox.
+    function setInbox(address inbox_) external {
+        if (msg.sender != admin) revert NotAdmin(msg.sender);
+        if (inbox != address(0)) revert InboxAlreadySet();
+        if (inbox_ == address(0)) revert InvalidParameter();
+        inbox = inbox_;
+        emit InboxSet(inbox_);
+    }
+
+    /// @notice Give up the admin role for good.
+    function renounceAdmin() external {
+        if (msg.sender != admin) revert NotAdmin(msg.sender);
+        admin = address(0);
+        emit AdminRenounced(msg.sender);
+    }
+
+    /// @inheritdoc ISequencerRegistry
+    function epochOf(uint256 l1Block) public view returns (uint256) {
+        return l1Block / epochLength;
+    }
+
+    /// @inheritdoc ISequencerRegistry
+    function sequencerFor(uint256 chainId, uint256 l1Block) public view returns (address) {
+        uint256 epoch = epochOf(l1Block);
+        ChainSchedule storage schedule = schedules[chainId];
+        if (schedule.started && schedule.epoch == epoch) return schedule.leader;
+        return _pick(chainId, epoch, 0);
+    }
+
+    /// @notice Record the current epoch's leader, emitting SequencerChanged(rotation) on a change.
+    /// @param chainId The L2 chain.
+    function syncEpoch(uint256 chainId) public {
+        uint256 epoch = epochOf(block.number);
+        ChainSchedule storage schedule = schedules[chainId];
+        if (schedule.started && schedule.epoch == epoch) return;
+        if (!schedule.started) {
+            schedule.started = true;
+            chainIds.push(chainId);
+        }
+        schedule.epoch = uint64(epoch);
+        schedule.skips = 0;
+        _setLeader(chainId, _pick(chainId, epoch, 0), SequencerChangeReason.ROTATION);
+    }
+
+    /// @inheritdoc ISequencerRegistry
+    function onBatch(uint256 chainId, bytes32 batchDigest, bytes calldata attestations) external {
+        if (msg.sender != inbox) revert NotInbox(msg.sender);
+        syncEpoch(chainId);
+        _verifyAttestations(batchDigest, attestations);
+        schedules[chainId].lastActivity = uint64(block.number);
+    }
+
+    /// @notice Skip a leader that posted nothing for `livenessTimeout` L1 blocks (anyone may call).
+    /// @param chainId The L2 chain.
+    function reportTimeout(uint256 chainId) external {
+        syncEpoch(chainId);
+        ChainSchedule storage schedule = schedules[chainId];
+        uint256 epochStart = uint256(schedule.epoch) * epochLength;
+        uint256 last = schedule.lastActivity > epochStart ? schedule.lastActivity : epochStart;
+        if (block.number <= last + livenessTimeout) revert LeaderAlive(last, last + livenessTimeout + 1);
+        schedule.skips += 1;
+        schedule.lastActivity = uint64(block.number);
+        _setLeader(chainId, _pick(chainId, schedule.epoch, schedule.skips), SequencerChangeReason.TIMEOUT);
+    }
+
+    /// @notice The chains whose schedule has started.
+    function chains() external view returns (uint256[] memory) {
+        return chainIds;
+    }
+
+    /// @dev Re-pick every started chain's leader after `gone` left the set.
+    function _replaceLeader(address gone, uint8 reason) internal {
+        for (uint256 i = 0; i < chainIds.length; i++) {
+            uint256 chainId = chainIds[i];
+            ChainSchedule storage schedule = schedules[chainId];
+            if (schedule.leader == gone && schedule.epoch == epochOf(block.number)) {
+                _setLeader(chainId, _pick(chainId, schedule.epoch, schedule.skips), reason);
+            }
+        }
+    }
+
+    function _setLeader(uint256 chainId, address next, uint8 reason) private {
+        ChainSchedule storage schedule = schedules[chainId];
+        address previous = schedule.leader;
+        schedule.leader = next;
+        epochLeader[chainId][schedule.epoch] = next;
+        if (previous != next) emit SequencerChanged(chainId, schedule.epoch, previous, next, reason);
+    }
+
+    /// @dev Recover the distinct, ascending signers of concatenated 65-byte signatures.
+    function _signers(bytes32 digest, bytes calldata attestations) internal pure returns (address[] memory signers) {
+        if (attestations.length % 65 != 0) revert MalformedAttestations();
+        signers = new address[](attestations.length / 65);
+        address last;
+        for (uint256 i = 0; i < signers.length; i++) {
+            bytes calldata signature = attestations[i * 65:(i + 1) * 65];
+            bytes32 r = bytes32(signature[0:32]);
+            bytes32 s = bytes32(signature[32:64]);
+            uint8 v = uint8(signature[64]);
+            if (v < 27) v += 27;
+            address signer = ecrecover(digest, v, r, s);
+            if (signer == address(0) || signer <= last) revert MalformedAttestations();
+            signers[i] = signer;
+            last = signer;
+        }
+    }
+
+    /// @dev The epoch leader for `skips` timeouts into the epoch (zero when nobody can lead).
+    function _pick(uint256 chainId, uint256 epoch, uint256 skips) internal view virtual returns (address);
+
+    /// @dev Revert unless the attestations suffice for this mode.
+    function _verifyAttestations(bytes32 digest, bytes calldata attestations) internal view virtual;
+}

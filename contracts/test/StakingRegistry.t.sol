@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {CheatTest} from "./Vm.sol";
+import {Inbox} from "../src/Inbox.sol";
+import {EpochRegistry} from "../src/EpochRegistry.sol";
+import {StakingRegistry} from "../src/StakingRegistry.sol";
+import {CommitteeRegistry} from "../src/CommitteeRegistry.sol";
+import {ISequencerRegistry} from "../src/ISequencerRegistry.sol";
+
+abstract contract SignerTest is CheatTest {
+    uint256[3] internal keys = [uint256(0xA1), uint256(0xB2), uint256(0xC3)];
+
+    function sig(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// Signatures of `which` keys over `digest`, concatenated in ascending signer order.
+    function attest(bytes32 digest, uint256[] memory which) internal view returns (bytes memory out) {
+        for (uint256 i = 0; i < which.length; i++) {
+            for (uint256 j = i + 1; j < which.length; j++) {
+                if (vm.addr(which[j]) < vm.addr(which[i])) (which[i], which[j]) = (which[j], which[i]);
+            }
+        }
+        for (uint256 i = 0; i < which.length; i++) {
+            out = bytes.concat(out, sig(which[i], digest));
+        }
+    }
+}
+
+contract StakingRegistryTest is SignerTest {
+    StakingRegistry internal registry;
+    Inbox internal inbox;
+    uint256 internal constant MIN = 1 ether;
+
+    function setUp() public {
+        registry = new StakingRegistry(address(this), 10, 5, MIN, 20, 1000);
+        inbox = new Inbox(address(registry), 10, 0);
+        registry.setInbox(address(inbox));
+        for (uint256 i = 0; i < 3; i++) {
+            address validator = vm.addr(keys[i]);
+            vm.deal(validator, 10 ether);
+            vm.prank(validator);
+            registry.stake{value: MIN * (i + 1)}();
+        }
+        vm.roll(100);
+    }
+
+    function leaderKey() internal view returns (uint256) {
+        address leader = registry.sequencerFor(901, block.number);
+        for (uint256 i = 0; i < 3; i++) {
+            if (vm.addr(keys[i]) == leader) return keys[i];
+        }
+        revert("no leader");
+    }
+
+    function post(uint256 key, bytes memory attestations) internal {
+        vm.prank(vm.addr(key));
+        inbox.postBatch(901, 1, 1, 0, hex"0101", attestations);
+    }
+
+    function digest() internal view returns (bytes32) {
+        return inbox.batchDigest(901, 1, 1, 0, keccak256(hex"0101"));
+    }
+
+    function all() internal view returns (uint256[] memory which) {
+        which = new uint256[](3);
+        which[0] = keys[0];
+        which[1] = keys[1];
+        which[2] = keys[2];
+    }
+
+    function testStakeRules() public {
+        address newcomer = address(0x1234);
+        vm.deal(newcomer, 5 ether);
+        vm.prank(newcomer);
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakeTooLow.selector, MIN - 1, MIN));
+        registry.stake{value: MIN - 1}();
+        vm.prank(newcomer);
+        registry.stake{value: MIN}();
+        vm.prank(newcomer);
+        registry.stake{value: 1}(); // top-up below the minimum is fine once in
+        (uint256 staked,,,) = registry.validators(newcomer);
+        assertEq(staked, MIN + 1, "topped up");
+        assertEq(registry.totalActiveStake(), 7 ether + 1, "total");
+    }
+
+    function testLeaderPostsWithTwoThirdsAttestations() public {
+        uint256 key = leaderKey();
+        vm.expectEmit(true, true, false, true);
+        emit ISequencerRegistry.SequencerChanged(901, 10, address(0), vm.addr(key), 0);
+        post(key, attest(digest(), all()));
+        assertEq(inbox.batchCount(901), 1, "posted");
+    }
+
+    function testBatchWithoutEnoughStakeRefused() public {
+        uint256 key = leaderKey();
+        uint256[] memory one = new uint256[](1);
+        one[0] = keys[0]; // 1 of 6 ether
+        bytes memory attestations = attest(digest(), one);
+        vm.prank(vm.addr(key));
+        vm.expectRevert(abi.encodeWithSelector(EpochRegistry.InsufficientAttestations.selector, 1 ether, 4 ether));
+        inbox.postBatch(901, 1, 1, 0, hex"0101", attestations);
+    }
+
+    function testForgedOrUnorderedAttestationsRefused() public {
+        uint256 key = leaderKey();
+        bytes memory forged = attest(keccak256("another batch"), all());
+        bytes memory good = attest(digest(), all());
+        vm.prank(vm.addr(key));
+        vm.expectRevert(); // recovers strangers: insufficient or out of order
+        inbox.postBatch(901, 1, 1, 0, hex"0101", forged);
+        bytes memory swapped = bytes.concat(_slice(good, 65, 65), _slice(good, 0, 65), _slice(good, 130, 65));
+        vm.prank(vm.addr(key));
+        vm.expectRevert(abi.encodeWithSelector(EpochRegistry.MalformedAttestations.selector));
+        inbox.postBatch(901, 1, 1, 0, hex"0101", swapped);
+    }
+
+    function testNonLeaderRefused() public {
+        uint256 leader = leaderKey();
+        uint256 other = leader == keys[0] ? keys[1] : keys[0];
+        bytes memory attestations = attest(digest(), all());
+        vm.prank(vm.addr(other));
+        vm.expectRevert(abi.encodeWithSelector(Inbox.NotSequencer.selector, vm.addr(other), vm.addr(leader)));
+        inbox.postBatch(901, 1, 1, 0, hex"0101", attestations);
+    }
+
+    function testRotationAcrossEpochsEmitsEvents() public {
+        registry.syncEpoch(901);
+        address first = registry.sequencerFor(901, block.number);
+        bool changed = false;
+        for (uint256 epoch = 11; epoch < 30 && !changed; epoch++) {
+            vm.roll(epoch * 10);
+            address next = registry.sequencerFor(901, block.number);
+            if (next != first) {
+                vm.expectEmit(true, true, false, true);
+                emit ISequencerRegistry.SequencerChanged(901, epoch, first, next, 0);
+                changed = true;
+            }
+            registry.syncEpoch(901);
+        }
+        require(changed, "the leader never rotated");
+    }
+
+    function testTimeoutSkipsSilentLeader() public {
+        registry.syncEpoch(901);
+        address leader = registry.sequencerFor(901, block.number);
+        vm.expectRevert(abi.encodeWithSelector(EpochRegistry.LeaderAlive.selector, 100, 106));
+        registry.reportTimeout(901);
+        vm.roll(106);
+        registry.reportTimeout(901);
+        address next = registry.sequencerFor(901, block.number);
+        require(next != leader, "same leader after timeout");
+        (,, uint64 skips,,) = registry.schedules(901);
+        assertEq(skips, 1, "skips");
+    }
+
+    function testUnstakeDelayWithdrawOnce() public {
+        address validator = vm.addr(keys[2]);
+        vm.prank(validator);
+        registry.requestUnstake();
+        assertEq(registry.totalActiveStake(), 3 ether, "left the set");
+        vm.prank(validator);
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.NotWithdrawable.selector, validator, 120));
+        registry.withdraw();
+        vm.roll(120);
+        uint256 before = validator.balance;
+        vm.prank(validator);
+        registry.withdraw();
+        assertEq(validator.balance - before, 3 ether, "paid");
+        vm.prank(validator);
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.NotWithdrawable.selector, validator, 0));
+        registry.withdraw();
+    }
+
+    function testEquivocationSlashesJailsAndPaysReporter() public {
+        registry.syncEpoch(901);
+        uint256 key = leaderKey();
+        address culprit = vm.addr(key);
+        bytes32 a = keccak256("block a");
+        bytes32 b = keccak256("block b");
+        bytes memory sigA = sig(key, keccak256(abi.encode(uint256(901), uint256(7), a)));
+        bytes memory sigB = sig(key, keccak256(abi.encode(uint256(901), uint256(7), b)));
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.NotEquivocation.selector));
+        registry.slashEquivocation(901, 7, a, sigA, a, sigA);
+        (uint256 staked,,,) = registry.validators(culprit);
+        address reporter = address(0xFEED);
+        vm.prank(reporter);
+        registry.slashEquivocation(901, 7, a, sigA, b, sigB);
+        (uint256 left,, bool isActive, bool jailed) = registry.validators(culprit);
+        require(left == 0 && !isActive && jailed, "not jailed");
+        require(registry.sequencerFor(901, block.number) != culprit, "still leads");
+        assertEq(registry.rewards(reporter), staked / 10, "reporter share");
+        vm.prank(culprit);
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.Jailed.selector, culprit));
+        registry.withdraw();
+        vm.prank(reporter);
+        registry.claimReward();
+        assertEq(reporter.balance, staked / 10, "claimed");
+    }
+
+    function testCensorshipSlashesTheLeaderAtTheDeadline() public {
+        registry.syncEpoch(901);
+        address culprit = registry.sequencerFor(901, block.number);
+        inbox.forceInclude(901, hex"02");
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.NotCensorship.selector, 0));
+        registry.slashCensorship(901, 0);
+        vm.roll(111);
+        inbox.forceInclusion(901);
+        registry.slashCensorship(901, 0);
+        (,,, bool jailed) = registry.validators(culprit);
+        require(jailed, "censor not jailed");
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.AlreadyPunished.selector, 0));
+        registry.slashCensorship(901, 0);
+    }
+
+    function _slice(bytes memory data, uint256 start, uint256 length) private pure returns (bytes memory out) {
+        out = new bytes(length);
+        for (uint256 i = 0; i < length; i++) {
+            out[i] = data[start + i];
+        }
+    }
+}
+
+contract CommitteeRegistryTest is SignerTest {
+    CommitteeRegistry internal registry;
+    Inbox internal inbox;
+
+    function setUp() public {
+        address[] memory operators = new address[](3);
+        for (uint256 i = 0; i < 3; i++) {
+            operators[i] = vm.addr(keys[i]);
+        }
+        registry = new CommitteeRegistry(address(this), 10, 5, operators, 2);
+        inbox = new Inbox(address(registry), 10, 0);
+        registry.setInbox(address(inbox));
+        vm.roll(100);
+    }
+
+    function testRoundRobinAndTwoOfThree() public {
+        assertEq(registry.sequencerFor(901, 100), vm.addr(keys[10 % 3]), "epoch 10 leader");
+        assertEq(registry.sequencerFor(901, 110), vm.addr(keys[11 % 3]), "epoch 11 leader");
+        bytes32 digest = inbox.batchDigest(901, 1, 1, 0, keccak256(hex"0101"));
+        uint256[] memory one = new uint256[](1);
+        one[0] = keys[0];
+        uint256[] memory two = new uint256[](2);
+        two[0] = keys[0];
+        two[1] = keys[2];
+        bytes memory tooFew = attest(digest, one);
+        bytes memory enough = attest(digest, two);
+        address leader = vm.addr(keys[1]);
+        vm.prank(leader);
+        vm.expectRevert(abi.encodeWithSelector(EpochRegistry.InsufficientAttestations.selector, 1, 2));
+        inbox.postBatch(901, 1, 1, 0, hex"0101", tooFew);
+        vm.prank(leader);
+        inbox.postBatch(901, 1, 1, 0, hex"0101", enough);
+        assertEq(inbox.batchCount(901), 1, "posted");
+    }
+
+    function testOnlyInboxReportsBatches() public {
+        vm.expectRevert(abi.encodeWithSelector(EpochRegistry.NotInbox.selector, address(this)));
+        registry.onBatch(901, bytes32(0), "");
+        vm.expectRevert(abi.encodeWithSelector(EpochRegistry.InboxAlreadySet.selector));
+        registry.setInbox(address(1));
+    }
+}
