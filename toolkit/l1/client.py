@@ -45,21 +45,101 @@ class PostedBatch:
     log_index: int
 
 
+REASONS = {0: "rotation", 1: "auction", 2: "slashed", 3: "unstaked", 4: "timeout", 5: "admin"}
+
+
 class BatchRejected(Exception):
     """L1 refused a batch: the revert reason (a custom error name) is in the message."""
 
 
+REGISTRY_CONTRACTS = {"single": "SequencerRegistry", "pos": "StakingRegistry", "committee": "CommitteeRegistry"}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The registry's record of a chain's current epoch (decentralised modes)."""
+
+    started: bool
+    epoch: int
+    skips: int
+    last_activity: int
+    leader: str
+
+
+def batch_digest(chain_id: int, first: int, last: int, forced_end: int, data: bytes) -> bytes:
+    """What validators attest to for a batch (Inbox.batchDigest)."""
+    from eth_abi import encode
+
+    return keccak(encode(["uint256", "uint64", "uint64", "uint64", "bytes32"],
+                         [chain_id, first, last, forced_end, keccak(data)]))
+
+
 class L1Client:
-    def __init__(self, rpc_url: str, inbox_address: str, registry_address: str) -> None:
+    def __init__(self, rpc_url: str, inbox_address: str, registry_address: str, mode: str = "single") -> None:
         self.rpc_url = rpc_url
+        self.mode = mode
         self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
         self.inbox = self.w3.eth.contract(
             address=to_checksum_address(inbox_address), abi=load_artifact("Inbox")["abi"]
         )
         self.registry = self.w3.eth.contract(
-            address=to_checksum_address(registry_address), abi=load_artifact("SequencerRegistry")["abi"]
+            address=to_checksum_address(registry_address), abi=load_artifact(REGISTRY_CONTRACTS[mode])["abi"]
         )
         self._hash_cache: dict[int, L1Block] = {}
+
+    async def validator_set(self, chain_id: int, l1_block: int) -> list[str]:
+        """Who may sign L2 blocks and attest batches in this mode."""
+        if self.mode == "pos":
+            return list(await self.registry.functions.activeValidators().call())
+        if self.mode == "committee":
+            return list(await self.registry.functions.committee().call())
+        return [await self.sequencer_for(chain_id, l1_block)]
+
+    async def schedule(self, chain_id: int) -> Schedule | None:
+        if self.mode == "single":
+            return None
+        started, epoch, skips, last_activity, leader = await self.registry.functions.schedules(chain_id).call()
+        return Schedule(bool(started), int(epoch), int(skips), int(last_activity), leader)
+
+    async def liveness_timeout(self) -> int | None:
+        if self.mode == "single":
+            return None
+        return int(await self.registry.functions.livenessTimeout().call())
+
+    async def sequencer_changes(self, chain_id: int, first_block: int, last_block: int) -> list[dict[str, Any]]:
+        events = await self.registry.events.SequencerChanged.get_logs(
+            argument_filters={"chainId": chain_id}, from_block=first_block, to_block=last_block
+        )
+        return [
+            {
+                "chainId": int(e["args"]["chainId"]),
+                "epoch": int(e["args"]["epoch"]),
+                "previous": e["args"]["previous"],
+                "next": e["args"]["next"],
+                "reason": REASONS.get(int(e["args"]["reason"]), str(e["args"]["reason"])),
+                "l1Block": int(e["blockNumber"]),
+                "l1TxHash": "0x" + bytes(e["transactionHash"]).hex(),
+            }
+            for e in sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"]))
+        ]
+
+    async def send_registry_call(self, private_key: str, function: str, *args: Any) -> bytes:
+        """Send a registry transaction (syncEpoch, reportTimeout, ...); raises BatchRejected on a revert."""
+        sender = Account.from_key(private_key).address
+        call = getattr(self.registry.functions, function)(*args)
+        try:
+            gas = await call.estimate_gas({"from": sender})
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise BatchRejected(self.explain_revert(exc)) from exc
+        tx = await call.build_transaction(
+            {"from": sender, "nonce": await self.w3.eth.get_transaction_count(sender, "pending"),
+             "gas": gas + gas // 5, "chainId": await self.w3.eth.chain_id}
+        )
+        tx_hash = await self.w3.eth.send_raw_transaction(Account.sign_transaction(tx, private_key).raw_transaction)
+        receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.2)
+        if receipt["status"] != 1:
+            raise BatchRejected(f"{function} transaction 0x{bytes(tx_hash).hex()} reverted")
+        return bytes(tx_hash)
 
     async def head(self) -> L1Block:
         return self._to_block(await self.w3.eth.get_block("latest"))

@@ -7,6 +7,8 @@ import logging
 
 from aiohttp import web
 
+from toolkit.l1.client import batch_digest
+from toolkit.node.attestation import AttestationRefused, check_batch_matches_chain, sign_digest
 from toolkit.node.gossip import GossipRejected
 from toolkit.node.node import L2Node
 from toolkit.rpc.eth_api import EthApi
@@ -20,7 +22,7 @@ log = logging.getLogger(__name__)
 def build_app(node: L2Node) -> web.Application:
     eth = EthApi(node)
     node.on_pending_transaction.append(eth.filters.note_pending)
-    methods = {**eth.methods(), **RollupApi(node).methods()}
+    methods = {**eth.methods(), **RollupApi(node, node.config.mode).methods()}
     rpc = JsonRpcServer(methods, subscription_factory(node.events, eth.logs_of_block))
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     rpc.add_routes(app)
@@ -48,7 +50,23 @@ def build_app(node: L2Node) -> web.Application:
             raise web.HTTPNotFound(text=f"no signed block {number}")
         return web.json_response(block.to_json())
 
+    async def attest(request: web.Request) -> web.Response:
+        if node.config.private_key is None:
+            return web.json_response({"reason": "this node holds no key"}, status=400)
+        try:
+            body = await request.json()
+            chain_id, first, last = int(body["chainId"]), int(body["first"]), int(body["last"])
+            forced_end, data = int(body["forcedEnd"]), bytes.fromhex(body["data"][2:])
+            if chain_id != node.chain_id:
+                raise AttestationRefused(f"this node follows chain {node.chain_id}")
+            check_batch_matches_chain(node.executor, chain_id, first, last, forced_end, data)
+        except (AttestationRefused, KeyError, ValueError, TypeError) as exc:
+            return web.json_response({"reason": str(exc)}, status=400)
+        signer, signature = sign_digest(node.config.private_key, batch_digest(chain_id, first, last, forced_end, data))
+        return web.json_response({"signer": signer, "signature": "0x" + signature.hex()})
+
     app.router.add_get("/health", health)
+    app.router.add_post("/p2p/attest", attest)
     app.router.add_post("/p2p/block", receive_block)
     app.router.add_get("/p2p/block/{number}", serve_block)
     return app

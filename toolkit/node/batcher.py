@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from toolkit.batch import (
     COMPRESSION_BROTLI,
@@ -53,6 +54,7 @@ class Batcher:
         self.last_error: str | None = None
         self.overdue_rejections = 0
         self.on_forced_overdue: Callable[[], None] | None = None
+        self.attest: Callable[[dict[str, Any]], Awaitable[bytes]] | None = None  # modes with attestations
         self._waiting_since: float | None = None
         state.on_reorg(self._on_reorg)
 
@@ -99,9 +101,14 @@ class Batcher:
             last = first + (last - first) // 2
             data = self.build_batch(first, last)
         forced_end = BlockAttributes.from_header(self.state.executor.header_by_number(last)).forced_end
+        attestations = b""
+        if self.attest is not None:
+            attestations = await self.attest(
+                {"chainId": self.chain_id, "first": first, "last": last, "forcedEnd": forced_end, "data": "0x" + data.hex()}
+            )
         try:
             tx_hash, l1_block = await self.l1.post_batch(
-                self.private_key, self.chain_id, first, last, forced_end, data
+                self.private_key, self.chain_id, first, last, forced_end, data, attestations
             )
         except BatchRejected as exc:
             self.last_error = str(exc)

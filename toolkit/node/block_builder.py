@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 
+from eth.abc import BlockHeaderAPI
 from eth_utils import keccak, to_checksum_address
 
 from toolkit.forced_queue import ForcedQueue
@@ -92,6 +93,22 @@ class BlockBuilder:
         self.state.extend_unsafe(executed)
         self._settle_pool(executed)
         self.blocks_built += 1
+        return SignedBlock.create(self.chain_id, executed, self.private_key)
+
+    def conflicting_block(self, head: BlockHeaderAPI) -> SignedBlock:
+        """A different block at `head`'s height, signed but never adopted (test hook: equivocation)."""
+        executor = self.state.executor
+        parent = executor.header_by_hash(head.parent_hash)
+        assert parent is not None
+        attributes = BlockAttributes.from_header(head)
+        twin = BlockAttributes(
+            attributes.timestamp + 1, attributes.l1_origin_number, attributes.l1_origin_hash,
+            attributes.forced_start, attributes.forced_end,
+        )
+        executed = executor.execute_block(
+            parent, twin, [], strict=True,
+            forced_transactions=self.queue.raws(twin.forced_start, twin.forced_end),
+        )
         return SignedBlock.create(self.chain_id, executed, self.private_key)
 
     def _settle_pool(self, executed: ExecutedBlock) -> None:

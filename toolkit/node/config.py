@@ -17,7 +17,7 @@ class NodeConfigError(ValueError):
 @dataclass(frozen=True)
 class NodeConfig:
     name: str
-    role: str  # "sequencer" builds blocks and posts batches; "verifier" only follows
+    role: str  # "sequencer": has a key, builds and posts while L1 names it leader; "verifier": follows
     chain: L2ChainConfig
     l1_rpc_url: str
     inbox_address: str
@@ -34,6 +34,8 @@ class NodeConfig:
     batch_compression: str = "zlib"
     l1_poll_seconds: float = 0.25
     censored: tuple[str, ...] = field(default_factory=tuple)
+    mode: str = "single"  # single | committee | pos: which registry the L1 holds
+    validator_urls: dict[str, str] = field(default_factory=dict)  # keyed node address -> its base URL
 
     def __post_init__(self) -> None:
         if self.role not in ("sequencer", "verifier"):
@@ -44,6 +46,8 @@ class NodeConfig:
             raise NodeConfigError("block_time must be >= 0")
         if self.batch_max_blocks < 1:
             raise NodeConfigError("batch_max_blocks must be >= 1")
+        if self.mode not in ("single", "committee", "pos"):
+            raise NodeConfigError(f"mode must be single, committee or pos, not {self.mode!r}")
         if self.batch_compression not in ("zlib", "brotli", "none"):
             raise NodeConfigError("batch_compression must be zlib, brotli or none")
 

@@ -73,7 +73,7 @@ class GossipReceiver:
     def __init__(self, chain_id: int, state: ChainState) -> None:
         self.chain_id = chain_id
         self.state = state
-        self.expected_signer: str | None = None  # the sequencer L1 names; refreshed by the node
+        self.allowed_signers: set[str] = set()  # lower-case addresses L1 lets sign blocks; refreshed by the node
         self.accepted = 0
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
@@ -92,8 +92,8 @@ class GossipReceiver:
         if block.chain_id != self.chain_id:
             raise GossipRejected(f"block for chain {block.chain_id}")
         signer = block.signer()
-        if self.expected_signer is None or signer.lower() != self.expected_signer.lower():
-            raise GossipRejected(f"block {block.number} signed by {signer}, sequencer is {self.expected_signer}")
+        if signer.lower() not in self.allowed_signers:
+            raise GossipRejected(f"block {block.number} signed by {signer}, who may not sequence")
         executor = self.state.executor
         if executor.canonical_hash(block.number) == block.block_hash:
             return "known"

@@ -15,17 +15,20 @@ from typing import Any
 
 import aiohttp
 from eth.abc import SignedTransactionAPI
+from eth_account import Account
 from eth_utils import to_checksum_address
 
 from toolkit.derivation import Derivation
 from toolkit.l1.client import L1Block, L1Client
 from toolkit.l2.executor import BlockAttributes, L2Executor
 from toolkit.l2.txpool import TxPool
+from toolkit.node.attestation import collect_attestations
 from toolkit.node.batcher import Batcher
 from toolkit.node.block_builder import BlockBuilder
 from toolkit.node.chain_state import ChainState
 from toolkit.node.config import NodeConfig
 from toolkit.node.gossip import GossipPublisher, GossipReceiver
+from toolkit.node.leadership import Leadership
 from toolkit.rpc.errors import SERVER_ERROR, RpcError
 from toolkit.rpc.events import ChainEvents
 
@@ -41,12 +44,15 @@ class L2Node:
         self.executor = L2Executor(config.chain)
         self.events = ChainEvents()
         self.state = ChainState(self.executor, self.events)
-        self.l1 = L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address)
+        self.l1 = L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address, config.mode)
         self.derivation = Derivation(self.chain_id, self.state, self.l1, config.l1_start_block)
         self.receiver = GossipReceiver(self.chain_id, self.state)
         self.l1_head: L1Block | None = None
-        self.sequencer_address: str | None = None
-        self.epoch: int = 0
+        self.address = Account.from_key(config.private_key).address if config.private_key else None
+        self.leadership = Leadership(
+            self.chain_id, config.mode, self.l1, self.state, self.address, config.private_key,
+            dict(config.validator_urls),
+        )
         self.started_at = time.time()
         self.pool: TxPool | None = None
         self.builder: BlockBuilder | None = None
@@ -64,6 +70,8 @@ class L2Node:
             self.publisher = GossipPublisher(self.url, config.peers)
             self.state.on_reorg(self.publisher.forget_from)
             self.batcher.on_forced_overdue = self._include_overdue_entries
+            if config.mode != "single":
+                self.batcher.attest = self._attest
         self._tx_arrived = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
@@ -83,8 +91,22 @@ class L2Node:
     def is_sequencer(self) -> bool:
         return self.builder is not None
 
+    @property
+    def sequencer_address(self) -> str | None:
+        return self.leadership.leader
+
+    @property
+    def epoch(self) -> int:
+        return self.leadership.epoch
+
+    async def _attest(self, request: dict[str, Any]) -> bytes:
+        assert self.config.private_key is not None
+        peers = [url for address, url in self.config.validator_urls.items()
+                 if self.address is None or address.lower() != self.address.lower()]
+        return await collect_attestations(peers, request, self.config.private_key, self.chain_id)
+
     async def submit_transaction(self, raw: bytes) -> bytes:
-        if self.pool is None:
+        if self.pool is None or not self.leadership.is_leader:
             return await self._forward_transaction(raw)
         tx_hash = self.pool.add(raw)
         for notify in self.on_pending_transaction:
@@ -93,13 +115,14 @@ class L2Node:
         return tx_hash
 
     async def _forward_transaction(self, raw: bytes) -> bytes:
-        if not self.config.sequencer_url:
+        target = self.leadership.url_of(self.leadership.leader) or self.config.sequencer_url
+        if not target or target == self.url:
             raise RpcError(SERVER_ERROR, "this node does not sequence and knows no sequencer to forward to")
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         request = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + raw.hex()]}
         try:
-            async with self._http.post(self.config.sequencer_url, json=request) as response:
+            async with self._http.post(target, json=request) as response:
                 reply = await response.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise RpcError(SERVER_ERROR, f"sequencer unreachable, transaction not accepted: {exc}") from exc
@@ -137,6 +160,31 @@ class L2Node:
         self.builder.ignore_forced = enabled
         return enabled
 
+    def sequencer_info(self) -> dict[str, Any]:
+        leadership = self.leadership
+        single = self.config.mode == "single"
+        return {
+            "sequencer": leadership.leader,
+            "epoch": leadership.epoch,
+            "epochLength": leadership.epoch_length,
+            "nextHandoffL1Block": None if single else (leadership.epoch + 1) * leadership.epoch_length,
+            "validators": leadership.validators,
+            "upcoming": [] if single else leadership.upcoming(),
+            "recentChanges": leadership.changes[-10:],
+        }
+
+    def equivocate(self) -> dict[str, Any]:
+        """Sign a second block at the head's height (test hook for equivocation slashing)."""
+        if self.builder is None or self.publisher is None or not self.leadership.is_leader:
+            raise RpcError(SERVER_ERROR, "only the current leader can equivocate")
+        head = self.executor.head
+        original = self.publisher.signed_blocks.get(head.block_number)
+        if original is None:
+            raise RpcError(SERVER_ERROR, "no signed block at the head yet")
+        conflicting = self.builder.conflicting_block(head)
+        return {"chainId": self.chain_id, "number": head.block_number,
+                "blocks": [original.to_json(), conflicting.to_json()]}
+
     def forced_queue_status(self) -> list[dict[str, Any]]:
         l1_head = self.derivation.l1_cursor
         return self.state.forced_queue.describe(l1_head, self.state.safe_number)
@@ -153,6 +201,7 @@ class L2Node:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.receiver.close()
+        await self.leadership.close()
         if self.publisher is not None:
             await self.publisher.close()
         if self._http is not None:
@@ -163,9 +212,8 @@ class L2Node:
             try:
                 more = await self.derivation.step()
                 self.l1_head = await self.l1.head()
-                self.sequencer_address = await self.l1.sequencer_for(self.chain_id, self.l1_head.number)
-                self.epoch = self.l1_head.number // max(1, await self._epoch_length())
-                self.receiver.expected_signer = self.sequencer_address
+                await self.leadership.observe(self.l1_head, self.config.l1_start_block, self.pool)
+                self.receiver.allowed_signers = {v.lower() for v in self.leadership.validators}
                 if not more and not self.ready.is_set():
                     self.ready.set()
                     log.info("node %s caught up with L1 at block %d", self.config.name, self.l1_head.number)
@@ -177,15 +225,13 @@ class L2Node:
             if not more:
                 await asyncio.sleep(self.config.l1_poll_seconds)
 
-    async def _epoch_length(self) -> int:
-        if not hasattr(self, "_cached_epoch_length"):
-            self._cached_epoch_length = int(await self.l1.registry.functions.epochLength().call())
-        return self._cached_epoch_length
-
     async def _build_loop(self) -> None:
         assert self.builder is not None and self.publisher is not None and self.pool is not None
         await self.ready.wait()
         while True:
+            if not self.leadership.is_leader:
+                await asyncio.sleep(self.config.l1_poll_seconds)
+                continue
             if self.config.block_time == 0:
                 await self._tx_arrived.wait()
                 self._tx_arrived.clear()
@@ -212,7 +258,8 @@ class L2Node:
         await self.ready.wait()
         while True:
             try:
-                await self.batcher.post_due()
+                if self.leadership.is_leader:
+                    await self.batcher.post_due()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -235,6 +282,8 @@ class L2Node:
         status: dict[str, Any] = {
             "node": self.config.name,
             "role": self.config.role,
+            "address": self.address,
+            "mode": self.config.mode,
             "chainId": self.chain_id,
             "unsafeL2": head(self.state.unsafe_number),
             "safeL2": head(self.state.safe_number),
@@ -262,5 +311,7 @@ class L2Node:
                 "mempool": len(self.pool),
                 "censored": sorted(self.pool.censored),
                 "ignoreForced": self.builder.ignore_forced,
+                "leading": self.leadership.is_leader,
+                "forwardedAtHandoff": self.leadership.forwarded,
             }
         return status

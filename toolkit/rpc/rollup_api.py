@@ -22,6 +22,10 @@ class RollupNodeView(Protocol):
 
     def set_ignore_forced(self, enabled: bool) -> bool: ...
 
+    def sequencer_info(self) -> dict[str, Any]: ...
+
+    def equivocate(self) -> dict[str, Any]: ...
+
 
 class RollupApi:
     def __init__(self, node: RollupNodeView, mode: str = "single") -> None:
@@ -35,19 +39,14 @@ class RollupApi:
             "rollup_forcedQueue": self.rollup_forcedQueue,
             "devnet_setCensored": self.devnet_setCensored,
             "devnet_setIgnoreForced": self.devnet_setIgnoreForced,
+            "devnet_equivocate": self.devnet_equivocate,
         }
 
     async def rollup_syncStatus(self, params: list[Any]) -> dict[str, Any]:
         return self.node.sync_status()
 
     async def rollup_sequencer(self, params: list[Any]) -> dict[str, Any]:
-        return {
-            "chainId": self.node.chain_id,
-            "mode": self.mode,
-            "sequencer": self.node.sequencer_address,
-            "epoch": self.node.epoch,
-            "nextHandoffL1Block": None,  # a single sequencer never hands off on its own
-        }
+        return {"chainId": self.node.chain_id, "mode": self.mode, **self.node.sequencer_info()}
 
     async def rollup_forcedQueue(self, params: list[Any]) -> list[dict[str, Any]]:
         """Every forced entry: queued, overdue, included (L2 block, safe or not) or skipped (reason)."""
@@ -59,6 +58,11 @@ class RollupApi:
         if not isinstance(addresses, list):
             raise invalid_params("expected a list of addresses")
         return self.node.set_censored([p.address(a) for a in addresses])
+
+    async def devnet_equivocate(self, params: list[Any]) -> dict[str, Any]:
+        """Test control: the leader signs a second, different block at its head's height and
+        returns both signed headers (the proof slashEquivocation takes)."""
+        return self.node.equivocate()
 
     async def devnet_setIgnoreForced(self, params: list[Any]) -> bool:
         """Test control: a misbehaving sequencer that includes no forced entry (L1 will refuse it)."""
