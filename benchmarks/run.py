@@ -54,7 +54,7 @@ def bench_startup(runs: int) -> list[float]:
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as state_dir:
             config = DevnetConfig(
-                state_dir=Path(state_dir), l1=L1Settings(port=0), nodes=NodeSettings(sequencer_port=0, verifier_port=0)
+                state_dir=Path(state_dir), l1=L1Settings(port=0), nodes=NodeSettings(gateway_port=0, sequencer_port=0, verifier_port=0)
             ).validate()
             network = Devnet(config)
             started = time.perf_counter()

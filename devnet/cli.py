@@ -54,11 +54,13 @@ def main(ctx: click.Context, config_path: Path | None, state_dir: Path | None) -
 
 @main.command()
 @click.option("--detach", is_flag=True, help="return once ready; stop later with `devnet down`")
-@click.option("--mode", type=str, help="sequencing mode (single)")
+@click.option("--mode", type=str, help="sequencing mode: single, committee or pos")
+@click.option("--sequencers", type=int, help="validators/operators in modes committee and pos (default 3)")
+@click.option("--gateway-port", type=int, help="the chain's stable RPC port (0 = any free port)")
 @click.option("--l1-port", type=int, help="Anvil port (0 = any free port)")
 @click.option("--l1-block-time", type=float, help="seconds per L1 block")
 @click.option("--l2-block-time", type=float, help="seconds per L2 block (0 = a block per transaction)")
-@click.option("--sequencer-port", type=int, help="sequencer node RPC port (0 = any free port)")
+@click.option("--sequencer-port", type=int, help="first sequencer node's RPC port; the i-th uses +i (0 = free ports)")
 @click.option("--verifier-port", type=int, help="verifier node RPC port (0 = any free port)")
 @click.option("--batch-blocks", type=int, help="post a batch once this many L2 blocks wait")
 @click.option("--batch-seconds", type=float, help="post a batch once the oldest waiting block is this old")
@@ -69,6 +71,8 @@ def up(ctx: click.Context, detach: bool, **flags: Any) -> None:
         ctx,
         **{
             "devnet.mode": flags["mode"],
+            "sequencers.count": flags["sequencers"],
+            "nodes.gateway_port": flags["gateway_port"],
             "l1.port": flags["l1_port"],
             "l1.block_time": flags["l1_block_time"],
             "l2.block_time": flags["l2_block_time"],
@@ -193,7 +197,8 @@ def down(ctx: click.Context) -> None:
     if supervisor_pid and stop_pid(int(supervisor_pid), grace_seconds=20):
         stopped.append(f"supervisor {supervisor_pid}")
     # Belt and braces: anything the supervisor did not stop.
-    pids = [n["pid"] for c in state.get("chains", []) for n in c.get("nodes", [])] + [state.get("l1", {}).get("pid")]
+    pids = [n["pid"] for c in state.get("chains", []) for n in c.get("nodes", [])]
+    pids += [c.get("gateway", {}).get("pid") for c in state.get("chains", [])] + [state.get("l1", {}).get("pid")]
     for pid in pids:
         if pid and pid_alive(int(pid)) and stop_pid(int(pid)):
             stopped.append(str(pid))

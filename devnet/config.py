@@ -3,7 +3,9 @@
     [devnet]  state_dir, mode
     [l1]      host, port, chain_id, block_time, epoch_length, inclusion_window, forced_inclusion_fee_wei
     [l2]      chain_id, block_time, gas_limit, dev_accounts, dev_balance_eth
-    [nodes]   sequencer_port, verifier_port, censor (L2 senders the sequencer leaves out)
+    [nodes]   gateway_port, verifier_port, sequencer_port (first of N), censor
+    [sequencers] count, stake_eth, min_stake_eth, committee_threshold, liveness_timeout,
+              unbonding_delay, reporter_share_bps
     [batcher] max_blocks, max_seconds, compression
 
 A port of 0 means "any free port". Unknown sections or keys are errors, not silently ignored.
@@ -18,7 +20,7 @@ from typing import Any
 
 from eth_utils import is_address
 
-MODES = ("single",)  # committee, pos, auction and shared come with the decentralised-sequencing work
+MODES = ("single", "committee", "pos")  # auction and shared come later
 
 
 class ConfigError(ValueError):
@@ -47,9 +49,21 @@ class L2Settings:
 
 @dataclass(frozen=True)
 class NodeSettings:
-    sequencer_port: int = 9545
+    gateway_port: int = 9545  # the stable client URL of the chain
     verifier_port: int = 9546
+    sequencer_port: int = 9547  # sequencer i listens on sequencer_port + i
     censor: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SequencerSettings:
+    count: int = 3  # validators (pos) or operators (committee); mode single always runs one
+    stake_eth: int = 10
+    min_stake_eth: int = 1
+    committee_threshold: int = 0  # M of N; 0 = a majority
+    liveness_timeout: int = 8
+    unbonding_delay: int = 10
+    reporter_share_bps: int = 1000
 
 
 @dataclass(frozen=True)
@@ -66,7 +80,12 @@ class DevnetConfig:
     l1: L1Settings = field(default_factory=L1Settings)
     l2: L2Settings = field(default_factory=L2Settings)
     nodes: NodeSettings = field(default_factory=NodeSettings)
+    sequencers: SequencerSettings = field(default_factory=SequencerSettings)
     batcher: BatcherSettings = field(default_factory=BatcherSettings)
+
+    @property
+    def sequencer_count(self) -> int:
+        return 1 if self.mode == "single" else self.sequencers.count
 
     @property
     def state_file(self) -> Path:
@@ -94,13 +113,27 @@ class DevnetConfig:
             raise ConfigError("batcher.compression must be zlib, brotli or none")
         if not 1 <= self.l2.dev_accounts <= 100:
             raise ConfigError("l2.dev_accounts must be between 1 and 100")
-        ports = [p for p in (self.l1.port, self.nodes.sequencer_port, self.nodes.verifier_port) if p]
+        if not 1 <= self.sequencers.count <= 21:
+            raise ConfigError("sequencers.count must be between 1 and 21")
+        if self.sequencers.committee_threshold > self.sequencers.count:
+            raise ConfigError("sequencers.committee_threshold cannot exceed sequencers.count")
+        if self.sequencers.stake_eth < self.sequencers.min_stake_eth or self.sequencers.min_stake_eth < 1:
+            raise ConfigError("sequencers.stake_eth must be >= sequencers.min_stake_eth >= 1")
+        if self.sequencers.liveness_timeout < 1:
+            raise ConfigError("sequencers.liveness_timeout must be >= 1")
+        sequencer_ports = (
+            [self.nodes.sequencer_port + i for i in range(self.sequencer_count)] if self.nodes.sequencer_port else []
+        )
+        ports = [p for p in (self.l1.port, self.nodes.gateway_port, self.nodes.verifier_port) if p] + sequencer_ports
         if len(ports) != len(set(ports)):
-            raise ConfigError(f"ports must differ: {ports}")
+            raise ConfigError(f"ports must differ: {sorted(ports)}")
         return self
 
 
-_SECTIONS: dict[str, type] = {"l1": L1Settings, "l2": L2Settings, "nodes": NodeSettings, "batcher": BatcherSettings}
+_SECTIONS: dict[str, type] = {
+    "l1": L1Settings, "l2": L2Settings, "nodes": NodeSettings, "sequencers": SequencerSettings,
+    "batcher": BatcherSettings,
+}
 
 
 def _typed(section: str, cls: type, values: dict[str, Any]) -> Any:

@@ -1,8 +1,9 @@
-"""Deploy the rollup contracts from the committed artifacts to the L1."""
+"""Deploy the rollup contracts from the committed artifacts to the L1, for each sequencing mode."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import rlp
 from eth_account import Account
@@ -10,13 +11,27 @@ from eth_utils import keccak, to_bytes
 from web3 import HTTPProvider, Web3
 
 from toolkit.l1.artifacts import load_artifact
+from toolkit.l1.client import REGISTRY_CONTRACTS
 
 RECEIPT_TIMEOUT_SECONDS = 30
+ETHER = 10**18
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    epoch_length: int = 32
+    liveness_timeout: int = 8  # L1 blocks without a batch before anyone may skip the leader
+    committee_threshold: int = 0  # M of N; 0 = a majority
+    min_stake_wei: int = ETHER
+    stake_wei: int = 10 * ETHER  # what each validator bonds at start
+    unbonding_delay: int = 10
+    reporter_share_bps: int = 1000
 
 
 @dataclass(frozen=True)
 class Deployment:
     registry: str
+    registry_contract: str
     inbox: str
     block: int  # L1 block of the last deployment transaction: derivation starts here
 
@@ -24,43 +39,68 @@ class Deployment:
 def deploy_contracts(
     l1_rpc_url: str,
     admin_key: str,
-    sequencers: dict[int, str],
-    epoch_length: int,
+    mode: str,
+    chain_id: int,
+    operator_keys: list[str],
+    settings: RegistrySettings,
     inclusion_window: int = 10,
     forced_inclusion_fee: int = 10**15,
 ) -> Deployment:
-    """Deploy SequencerRegistry and Inbox, and name each chain's sequencer (mode `single`)."""
+    """Deploy the mode's registry and the Inbox; name (single), seat (committee) or stake (pos) operators."""
     w3 = Web3(HTTPProvider(l1_rpc_url, request_kwargs={"timeout": 10}))
-    admin = Account.from_key(admin_key)
-    nonce = w3.eth.get_transaction_count(admin.address, "pending")
-    chain_id = w3.eth.chain_id
+    l1_chain_id = w3.eth.chain_id
+    nonces: dict[str, int] = {}
+    hashes: list[bytes] = []
 
-    def send(tx: dict) -> bytes:
-        nonlocal nonce
-        tx = {**tx, "from": admin.address, "nonce": nonce, "chainId": chain_id}
+    def send(key: str, tx: dict[str, Any]) -> None:
+        sender = Account.from_key(key).address
+        if sender not in nonces:
+            nonces[sender] = w3.eth.get_transaction_count(sender, "pending")
+        tx = {**tx, "from": sender, "nonce": nonces[sender], "chainId": l1_chain_id}
         tx.setdefault("gas", 5_000_000)
-        nonce += 1
-        return w3.eth.send_raw_transaction(Account.sign_transaction(tx, admin_key).raw_transaction)
+        nonces[sender] += 1
+        hashes.append(w3.eth.send_raw_transaction(Account.sign_transaction(tx, key).raw_transaction))
 
-    registry_artifact = load_artifact("SequencerRegistry")
+    admin = Account.from_key(admin_key).address
+    operators = [Account.from_key(key).address for key in operator_keys]
+    registry_name = REGISTRY_CONTRACTS[mode]
+    registry_artifact = load_artifact(registry_name)
+    factory = w3.eth.contract(abi=registry_artifact["abi"], bytecode=registry_artifact["bytecode"])
+    if mode == "single":
+        constructor = factory.constructor(admin, settings.epoch_length)
+    elif mode == "committee":
+        threshold = settings.committee_threshold or len(operators) // 2 + 1
+        constructor = factory.constructor(
+            admin, settings.epoch_length, settings.liveness_timeout, operators, threshold
+        )
+    else:
+        constructor = factory.constructor(
+            admin, settings.epoch_length, settings.liveness_timeout, settings.min_stake_wei,
+            settings.unbonding_delay, settings.reporter_share_bps,
+        )
+    registry_address = _create_address(admin, w3.eth.get_transaction_count(admin, "pending"))
+    send(admin_key, constructor.build_transaction({"gas": 5_000_000}))
+    inbox_address = _create_address(admin, nonces[admin])
     inbox_artifact = load_artifact("Inbox")
-    registry_factory = w3.eth.contract(abi=registry_artifact["abi"], bytecode=registry_artifact["bytecode"])
     inbox_factory = w3.eth.contract(abi=inbox_artifact["abi"], bytecode=inbox_artifact["bytecode"])
-    registry_address = Web3.to_checksum_address(_create_address(admin.address, nonce))
-    hashes = [send(registry_factory.constructor(admin.address, epoch_length).build_transaction({"gas": 3_000_000}))]
-    inbox_address = Web3.to_checksum_address(_create_address(admin.address, nonce))
-    hashes.append(send(inbox_factory.constructor(registry_address, inclusion_window, forced_inclusion_fee).build_transaction({"gas": 3_000_000})))
+    send(admin_key, inbox_factory.constructor(registry_address, inclusion_window, forced_inclusion_fee)
+         .build_transaction({"gas": 5_000_000}))
     registry = w3.eth.contract(address=registry_address, abi=registry_artifact["abi"])
-    for chain, sequencer in sequencers.items():
-        hashes.append(send(registry.functions.setSequencer(chain, sequencer).build_transaction({"gas": 200_000})))
+    if mode == "single":
+        send(admin_key, registry.functions.setSequencer(chain_id, operators[0]).build_transaction({"gas": 200_000}))
+    else:
+        send(admin_key, registry.functions.setInbox(inbox_address).build_transaction({"gas": 200_000}))
+    if mode == "pos":
+        for key in operator_keys:
+            send(key, registry.functions.stake().build_transaction({"value": settings.stake_wei, "gas": 300_000}))
     last_block = 0
     for tx_hash in hashes:
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_SECONDS, poll_latency=0.1)
         if receipt["status"] != 1:
             raise RuntimeError(f"deployment transaction 0x{bytes(tx_hash).hex()} reverted")
         last_block = max(last_block, int(receipt["blockNumber"]))
-    return Deployment(registry=registry_address, inbox=inbox_address, block=last_block)
+    return Deployment(registry=registry_address, registry_contract=registry_name, inbox=inbox_address, block=last_block)
 
 
 def _create_address(sender: str, nonce: int) -> str:
-    return "0x" + keccak(rlp.encode([to_bytes(hexstr=sender), nonce]))[12:].hex()
+    return Web3.to_checksum_address("0x" + keccak(rlp.encode([to_bytes(hexstr=sender), nonce]))[12:].hex())

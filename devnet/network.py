@@ -11,15 +11,18 @@ import logging
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_account import Account
+
 from devnet.config import DevnetConfig
-from devnet.deploy import Deployment, deploy_contracts
+from devnet.deploy import Deployment, RegistrySettings, deploy_contracts
 from devnet.state import write_state
 from devnet.supervisor import ManagedProcess, ProcessFailed, free_port, port_in_use
 from toolkit.accounts import DevAccount, _derive, dev_accounts
+from toolkit.gateway import GatewayConfig
 from toolkit.l1.artifacts import find_foundry_tool
 from toolkit.l2.chain_config import GenesisAccount, L2ChainConfig
 from toolkit.node.config import NodeConfig
@@ -57,6 +60,7 @@ class Devnet:
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
     node_configs: dict[str, NodeConfig] = field(default_factory=dict)
+    gateway_url: str = ""
 
     @property
     def state_dir(self) -> Path:
@@ -66,6 +70,10 @@ class Devnet:
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
 
+    @property
+    def sequencer_names(self) -> list[str]:
+        return [f"sequencer-{i}" for i in range(self.config.sequencer_count)]
+
     def up(self) -> dict[str, Any]:
         """Start everything and return the state (also written to the state file)."""
         started = time.monotonic()
@@ -73,28 +81,37 @@ class Devnet:
         try:
             ports = self._choose_ports()
             l1_url = self._start_anvil(ports["l1"])
-            operator = _derive_operator(0)
-            rpc_call(l1_url, "anvil_setBalance", [operator.address, hex(1000 * ETHER)])
+            operators = [_derive_operator(i) for i in range(self.config.sequencer_count)]
+            for operator in operators:
+                rpc_call(l1_url, "anvil_setBalance", [operator.address, hex(1000 * ETHER)])
+            settings = self.config.sequencers
             deployment = deploy_contracts(
-                l1_url, dev_accounts(1)[0].private_key, {self.config.l2.chain_id: operator.address},
-                self.config.l1.epoch_length, self.config.l1.inclusion_window, self.config.l1.forced_inclusion_fee_wei,
+                l1_url, dev_accounts(1)[0].private_key, self.config.mode, self.config.l2.chain_id,
+                [operator.private_key for operator in operators],
+                RegistrySettings(
+                    epoch_length=self.config.l1.epoch_length, liveness_timeout=settings.liveness_timeout,
+                    committee_threshold=settings.committee_threshold, min_stake_wei=settings.min_stake_eth * ETHER,
+                    stake_wei=settings.stake_eth * ETHER, unbonding_delay=settings.unbonding_delay,
+                    reporter_share_bps=settings.reporter_share_bps,
+                ),
+                self.config.l1.inclusion_window, self.config.l1.forced_inclusion_fee_wei,
             )
             chain = self._chain_config()
-            self._start_nodes(l1_url, deployment, chain, operator, ports)
+            self._start_nodes(l1_url, deployment, chain, operators, ports)
+            self._start_gateway(l1_url, deployment, ports["gateway"])
         except BaseException:
             self.down()
             raise
-        self.state = self._describe(l1_url, deployment, chain, operator, time.monotonic() - started)
+        self.state = self._describe(l1_url, deployment, chain, operators, ports, time.monotonic() - started)
         write_state(self.config.state_file, self.state)
         return self.state
 
     def _choose_ports(self) -> dict[str, int]:
         host = self.config.l1.host
-        wanted = {
-            "l1": self.config.l1.port,
-            "sequencer": self.config.nodes.sequencer_port,
-            "verifier": self.config.nodes.verifier_port,
-        }
+        nodes = self.config.nodes
+        wanted = {"l1": self.config.l1.port, "gateway": nodes.gateway_port, "verifier-0": nodes.verifier_port}
+        for index, name in enumerate(self.sequencer_names):
+            wanted[name] = nodes.sequencer_port + index if nodes.sequencer_port else 0
         chosen: dict[str, int] = {}
         for name, port in wanted.items():
             if port == 0:
@@ -135,11 +152,12 @@ class Devnet:
         )
 
     def _start_nodes(
-        self, l1_url: str, deployment: Deployment, chain: L2ChainConfig, operator: DevAccount, ports: dict[str, int]
+        self, l1_url: str, deployment: Deployment, chain: L2ChainConfig, operators: list[DevAccount],
+        ports: dict[str, int],
     ) -> None:
         host = self.config.l1.host
-        sequencer_url = f"http://{host}:{ports['sequencer']}"
-        verifier_url = f"http://{host}:{ports['verifier']}"
+        urls = {name: f"http://{host}:{port}" for name, port in ports.items() if name not in ("l1", "gateway")}
+        validator_urls = {op.address: urls[name] for op, name in zip(operators, self.sequencer_names, strict=True)}
         common = {
             "chain": chain,
             "l1_rpc_url": l1_url,
@@ -151,20 +169,41 @@ class Devnet:
             "batch_max_blocks": self.config.batcher.max_blocks,
             "batch_max_seconds": self.config.batcher.max_seconds,
             "batch_compression": self.config.batcher.compression,
+            "mode": self.config.mode,
+            "validator_urls": validator_urls,
         }
-        self.node_configs = {
-            "sequencer-0": NodeConfig(
-                name="sequencer-0", role="sequencer", port=ports["sequencer"], private_key=operator.private_key,
-                peers=(verifier_url,), censored=tuple(self.config.nodes.censor), **common,
-            ),
-            "verifier-0": NodeConfig(
-                name="verifier-0", role="verifier", port=ports["verifier"], sequencer_url=sequencer_url, **common
-            ),
-        }
+        self.node_configs = {}
+        for operator, name in zip(operators, self.sequencer_names, strict=True):
+            self.node_configs[name] = NodeConfig(
+                name=name, role="sequencer", port=ports[name], private_key=operator.private_key,
+                peers=tuple(url for other, url in urls.items() if other != name),
+                censored=tuple(self.config.nodes.censor), sequencer_url=urls["sequencer-0"], **common,
+            )
+        self.node_configs["verifier-0"] = NodeConfig(
+            name="verifier-0", role="verifier", port=ports["verifier-0"], sequencer_url=urls["sequencer-0"], **common
+        )
         for name in self.node_configs:
             self.start_node(name)
         for name in self.node_configs:
             self.wait_node_ready(name)
+
+    def _start_gateway(self, l1_url: str, deployment: Deployment, port: int) -> None:
+        host = self.config.l1.host
+        gateway_config = GatewayConfig(
+            chain_id=self.config.l2.chain_id, host=host, port=port, l1_rpc_url=l1_url,
+            inbox_address=deployment.inbox, registry_address=deployment.registry, mode=self.config.mode,
+            nodes={name: self.node_url(name) for name in self.node_configs},
+            validator_urls=dict(next(iter(self.node_configs.values())).validator_urls),
+        )
+        path = self.state_dir / "nodes" / "gateway.json"
+        path.write_text(json.dumps(asdict(gateway_config), indent=2))
+        process = ManagedProcess(
+            "gateway", [sys.executable, "-m", "toolkit.gateway", "--config", str(path)], self.log_dir / "gateway.log"
+        )
+        process.start()
+        self.processes["gateway"] = process
+        self.gateway_url = f"http://{host}:{port}"
+        process.wait_ready(lambda: "healthy" in http_json(self.gateway_url, 1), READY_SECONDS)
 
     def node_url(self, name: str) -> str:
         node_config = self.node_configs[name]
@@ -187,15 +226,15 @@ class Devnet:
 
     def down(self) -> None:
         """Stop nodes first, then the L1; safe to call more than once."""
-        for name in [n for n in self.processes if n != "anvil"] + ["anvil"]:
+        for name in ["gateway"] + [n for n in self.processes if n not in ("anvil", "gateway")] + ["anvil"]:
             process = self.processes.get(name)
             if process is not None:
                 process.stop()
 
     def _describe(
-        self, l1_url: str, deployment: Deployment, chain: L2ChainConfig, operator: DevAccount, seconds: float
+        self, l1_url: str, deployment: Deployment, chain: L2ChainConfig, operators: list[DevAccount],
+        ports: dict[str, int], seconds: float,
     ) -> dict[str, Any]:
-        executor_genesis = _genesis_hash(chain)
         nodes = []
         for name, node_config in self.node_configs.items():
             url = self.node_url(name)
@@ -203,6 +242,7 @@ class Devnet:
                 {
                     "name": name,
                     "role": node_config.role,
+                    "address": Account.from_key(node_config.private_key).address if node_config.private_key else None,
                     "rpc": url,
                     "ws": url.replace("http://", "ws://"),
                     "pid": self.processes[name].pid,
@@ -220,10 +260,12 @@ class Devnet:
                 "ws": l1_url.replace("http://", "ws://"),
                 "chain_id": self.config.l1.chain_id,
                 "block_time": self.config.l1.block_time,
+                "epoch_length": self.config.l1.epoch_length,
                 "pid": self.processes["anvil"].pid,
                 "log": str(self.processes["anvil"].log_path),
             },
-            "contracts": {"SequencerRegistry": deployment.registry, "Inbox": deployment.inbox},
+            "contracts": {deployment.registry_contract: deployment.registry, "Inbox": deployment.inbox},
+            "registry": {"address": deployment.registry, "contract": deployment.registry_contract},
             "forced_inclusion": {
                 "window_l1_blocks": self.config.l1.inclusion_window,
                 "fee_wei": self.config.l1.forced_inclusion_fee_wei,
@@ -232,14 +274,19 @@ class Devnet:
             "chains": [
                 {
                     "chain_id": chain.chain_id,
-                    "genesis_hash": "0x" + executor_genesis.hex(),
+                    "genesis_hash": "0x" + _genesis_hash(chain).hex(),
                     "block_time": self.config.l2.block_time,
-                    "rpc": nodes[0]["rpc"],
-                    "ws": nodes[0]["ws"],
+                    "rpc": self.gateway_url,
+                    "ws": self.gateway_url.replace("http://", "ws://"),
+                    "gateway": {"rpc": self.gateway_url, "pid": self.processes["gateway"].pid,
+                                "log": str(self.processes["gateway"].log_path)},
                     "nodes": nodes,
                 }
             ],
-            "sequencers": [{"name": "sequencer-0", "address": operator.address, "private_key": operator.private_key}],
+            "sequencers": [
+                {"name": name, "address": op.address, "private_key": op.private_key}
+                for op, name in zip(operators, self.sequencer_names, strict=True)
+            ],
             "accounts": [
                 {"address": a.address, "private_key": a.private_key} for a in dev_accounts(self.config.l2.dev_accounts)
             ],

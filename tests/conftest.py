@@ -13,18 +13,30 @@ from typing import Any
 import pytest
 from web3 import HTTPProvider, Web3
 
-from devnet.config import BatcherSettings, DevnetConfig, L1Settings, L2Settings, NodeSettings
+from devnet.config import (
+    BatcherSettings,
+    DevnetConfig,
+    L1Settings,
+    L2Settings,
+    NodeSettings,
+    SequencerSettings,
+)
 from devnet.network import Devnet
 from toolkit.l1.artifacts import REPO_ROOT, find_foundry_tool
 
 
-def fast_config(state_dir: Path, **l2: Any) -> DevnetConfig:
+def fast_config(
+    state_dir: Path, mode: str = "single", sequencers: int = 3, epoch_length: int = 32, liveness_timeout: int = 8,
+    **l2: Any,
+) -> DevnetConfig:
     """A devnet on free ports with short batch intervals, so tests see L1 effects quickly."""
     return DevnetConfig(
         state_dir=state_dir,
-        l1=L1Settings(port=0, block_time=1.0),
+        mode=mode,
+        sequencers=SequencerSettings(count=sequencers, liveness_timeout=liveness_timeout),
+        l1=L1Settings(port=0, block_time=1.0, epoch_length=epoch_length),
         l2=replace(L2Settings(), **l2),
-        nodes=NodeSettings(sequencer_port=0, verifier_port=0),
+        nodes=NodeSettings(gateway_port=0, sequencer_port=0, verifier_port=0),
         batcher=BatcherSettings(max_blocks=4, max_seconds=1.5),
     ).validate()
 

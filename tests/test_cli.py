@@ -18,7 +18,7 @@ from tests.conftest import wait_for
 from toolkit.accounts import dev_accounts
 
 VICTIM = dev_accounts(10)[7]
-FREE_PORTS = ["--l1-port", "0", "--sequencer-port", "0", "--verifier-port", "0"]
+FREE_PORTS = ["--l1-port", "0", "--gateway-port", "0", "--sequencer-port", "0", "--verifier-port", "0"]
 
 
 def devnet(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -27,7 +27,8 @@ def devnet(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]
 
 
 def all_pids(state: dict) -> list[int]:
-    return [state["l1"]["pid"]] + [n["pid"] for c in state["chains"] for n in c["nodes"]]
+    return ([state["l1"]["pid"]] + [n["pid"] for c in state["chains"] for n in c["nodes"]]
+            + [c["gateway"]["pid"] for c in state["chains"]])
 
 
 @pytest.mark.slow
@@ -102,8 +103,8 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
     config.write_text("[l2\n")
     result = devnet("--config", str(config), "--state-dir", str(tmp_path), "up")
     assert result.returncode != 0 and "not valid TOML" in result.stderr
-    result = devnet("--state-dir", str(tmp_path), "up", "--mode", "committee")
-    assert result.returncode != 0 and "mode 'committee' is not available" in result.stderr
+    result = devnet("--state-dir", str(tmp_path), "up", "--mode", "auction")
+    assert result.returncode != 0 and "mode 'auction' is not available" in result.stderr
     assert not (tmp_path / "state.json").exists()
 
 
@@ -114,7 +115,7 @@ def test_busy_port_is_a_clear_error_and_leaves_nothing_running(tmp_path: Path) -
         port = holder.getsockname()[1]
         started = time.time()
         result = devnet("--state-dir", str(tmp_path), "up", "--l1-port", "0", "--sequencer-port", str(port),
-                        "--verifier-port", "0")
+                        "--verifier-port", "0", "--gateway-port", "0")
     assert result.returncode != 0 and f"port {port}" in result.stderr and "already in use" in result.stderr
     assert time.time() - started < 30
     anvil_log = tmp_path / "logs" / "anvil.log"

@@ -1,0 +1,260 @@
+"""One stable RPC URL per L2 chain, in front of every node of the chain; handoffs happen behind it.
+
+- Writes (eth_sendRawTransaction, and any batch holding one) go to the leader L1 names; if the
+  leader cannot be reached, to any other healthy node (which forwards to the leader it knows).
+  If no node takes it, the client gets an error: a transaction is never silently dropped.
+- Reads go to the leader when it is healthy (freshest unsafe head and pending nonces), else to
+  any healthy node.
+- WebSocket: each client connection is relayed to one backend node. When that node goes away the
+  gateway connects to another and re-creates the client's subscriptions under the ids the client
+  already holds.
+
+    python -m toolkit.gateway --config gateway.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+from toolkit.l1.client import L1Client
+
+log = logging.getLogger("toolkit.gateway")
+
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+HEALTH_TIMEOUT = aiohttp.ClientTimeout(total=1)
+POLL_SECONDS = 0.25
+
+
+@dataclass
+class GatewayConfig:
+    chain_id: int
+    host: str
+    port: int
+    l1_rpc_url: str
+    inbox_address: str
+    registry_address: str
+    mode: str
+    nodes: dict[str, str]  # name -> base URL
+    validator_urls: dict[str, str] = field(default_factory=dict)  # address -> base URL
+
+    @classmethod
+    def load(cls, path: Path) -> GatewayConfig:
+        return cls(**json.loads(path.read_text()))
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.l1 = L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address, config.mode)
+        self.leader_url: str | None = None
+        self.healthy: dict[str, bool] = {url: False for url in config.nodes.values()}
+        self.session: aiohttp.ClientSession | None = None
+        self.forwarded_writes = 0
+
+    def candidates(self, writes: bool) -> list[str]:
+        """Backends to try, best first."""
+        ordered = sorted(self.healthy, key=lambda url: (url != self.leader_url, not self.healthy[url]))
+        if writes and self.leader_url is not None and self.leader_url not in ordered:
+            ordered.insert(0, self.leader_url)
+        return ordered
+
+    async def watch(self) -> None:
+        """Follow the leader on L1 and each node's health."""
+        assert self.session is not None
+        while True:
+            try:
+                head = await self.l1.head()
+                leader = await self.l1.sequencer_for(self.config.chain_id, head.number)
+                self.leader_url = next(
+                    (url for address, url in self.config.validator_urls.items() if address.lower() == leader.lower()),
+                    None,
+                )
+            except Exception as exc:
+                log.warning("cannot read the leader from L1: %s", exc)
+            for url in list(self.healthy):
+                try:
+                    async with self.session.get(f"{url}/health", timeout=HEALTH_TIMEOUT) as response:
+                        self.healthy[url] = response.status == 200 and (await response.json())["ready"]
+                except Exception:
+                    self.healthy[url] = False
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self.handle_ws(request)
+        if request.method == "GET":
+            return web.json_response({"leader": self.leader_url, "healthy": self.healthy})
+        body = await request.read()
+        writes = b"eth_sendRawTransaction" in body
+        assert self.session is not None
+        last_error = "no node of this chain is reachable"
+        for url in self.candidates(writes):
+            try:
+                async with self.session.post(url, data=body, headers={"Content-Type": "application/json"}) as reply:
+                    payload = await reply.read()
+                    if writes:
+                        self.forwarded_writes += 1
+                    return web.Response(body=payload, status=reply.status, content_type="application/json")
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                self.healthy[url] = False
+                last_error = f"{url}: {exc}"
+        message = f"gateway: {last_error}" + ("; transaction not accepted" if writes else "")
+        error = {"jsonrpc": "2.0", "id": _request_id(body), "error": {"code": -32000, "message": message}}
+        return web.json_response(error)
+
+    async def handle_ws(self, request: web.Request) -> web.WebSocketResponse:
+        client = web.WebSocketResponse(heartbeat=30)
+        await client.prepare(request)
+        await WsRelay(self, client).run()
+        return client
+
+
+class WsRelay:
+    """One client WebSocket relayed to a backend node, re-subscribing after a backend loss."""
+
+    def __init__(self, gateway: Gateway, client: web.WebSocketResponse) -> None:
+        self.gateway = gateway
+        self.client = client
+        self.subscriptions: dict[str, list[Any]] = {}  # client-visible id -> eth_subscribe params
+        self.backend_to_client: dict[str, str] = {}
+        self.pending_subscribe: dict[Any, list[Any]] = {}  # request id -> params, awaiting the id
+        self.backend: aiohttp.ClientWebSocketResponse | None = None
+
+    async def connect(self) -> None:
+        assert self.gateway.session is not None
+        for url in self.gateway.candidates(writes=False):
+            try:
+                self.backend = await self.gateway.session.ws_connect(url.replace("http", "ws", 1), heartbeat=10)
+            except (aiohttp.ClientError, TimeoutError):
+                continue
+            # Re-create subscriptions the client already holds, under its ids.
+            for index, (client_id, params) in enumerate(self.subscriptions.items()):
+                request_id = f"gateway-resubscribe-{index}-{time.monotonic_ns()}"
+                await self.backend.send_json({"jsonrpc": "2.0", "id": request_id, "method": "eth_subscribe",
+                                              "params": params})
+                self.pending_subscribe[request_id] = [client_id]
+            return
+        raise ConnectionError("no node of this chain accepts WebSocket connections")
+
+    async def run(self) -> None:
+        try:
+            await self.connect()
+        except ConnectionError as exc:
+            await self.client.close(message=str(exc).encode()[:120])
+            return
+        client_task = asyncio.ensure_future(self._from_client())
+        try:
+            while not self.client.closed:
+                assert self.backend is not None
+                message = await self.backend.receive()
+                if message.type == WSMsgType.TEXT:
+                    await self._to_client(json.loads(message.data))
+                elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR, WSMsgType.CLOSING):
+                    log.info("backend WebSocket lost; reconnecting the client's subscriptions elsewhere")
+                    await self.connect()
+                if client_task.done():
+                    break
+        except ConnectionError:
+            await self.client.close()
+        finally:
+            client_task.cancel()
+            if self.backend is not None:
+                await self.backend.close()
+
+    async def _from_client(self) -> None:
+        async for message in self.client:
+            if message.type != WSMsgType.TEXT or self.backend is None:
+                continue
+            try:
+                request = json.loads(message.data)
+            except ValueError:
+                await self.client.send_json({"jsonrpc": "2.0", "id": None,
+                                             "error": {"code": -32700, "message": "parse error"}})
+                continue
+            if isinstance(request, dict) and request.get("method") == "eth_subscribe":
+                self.pending_subscribe[request.get("id")] = request.get("params", [])
+            if isinstance(request, dict) and request.get("method") == "eth_unsubscribe":
+                client_id = (request.get("params") or [None])[0]
+                self.subscriptions.pop(client_id, None)
+                backend_id = next((b for b, c in self.backend_to_client.items() if c == client_id), client_id)
+                request = {**request, "params": [backend_id]}
+            try:
+                await self.backend.send_json(request)
+            except (ConnectionError, RuntimeError):
+                await asyncio.sleep(POLL_SECONDS)  # the receive loop reconnects; the client may retry
+
+    async def _to_client(self, message: dict[str, Any]) -> None:
+        if message.get("method") == "eth_subscription":
+            backend_id = message["params"]["subscription"]
+            message["params"]["subscription"] = self.backend_to_client.get(backend_id, backend_id)
+            await self.client.send_json(message)
+            return
+        request_id = message.get("id")
+        if request_id in self.pending_subscribe and "result" in message:
+            params = self.pending_subscribe.pop(request_id)
+            if isinstance(request_id, str) and request_id.startswith("gateway-resubscribe-"):
+                client_id = params[0]
+                self.backend_to_client[message["result"]] = client_id
+                return  # internal: the client already holds this subscription
+            self.subscriptions[message["result"]] = params
+            self.backend_to_client[message["result"]] = message["result"]
+        await self.client.send_json(message)
+
+
+def _request_id(body: bytes) -> Any:
+    try:
+        parsed = json.loads(body)
+        return parsed.get("id") if isinstance(parsed, dict) else None
+    except ValueError:
+        return None
+
+
+async def serve(config: GatewayConfig) -> None:
+    gateway = Gateway(config)
+    gateway.session = aiohttp.ClientSession(timeout=TIMEOUT)
+    app = web.Application(client_max_size=5 * 1024 * 1024)
+    app.router.add_route("*", "/", gateway.handle_http)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, config.host, config.port).start()
+    log.info("gateway for chain %d on http://%s:%d", config.chain_id, config.host, config.port)
+    watcher = asyncio.ensure_future(gateway.watch())
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        watcher.cancel()
+        await runner.cleanup()
+        await gateway.session.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m toolkit.gateway")
+    parser.add_argument("--config", required=True, type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        config = GatewayConfig.load(args.config)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"error: bad gateway config {args.config}: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
