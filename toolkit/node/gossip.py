@@ -74,6 +74,7 @@ class GossipReceiver:
         self.chain_id = chain_id
         self.state = state
         self.allowed_signers: set[str] = set()  # lower-case addresses L1 lets sign blocks; refreshed by the node
+        self.current_leader: str | None = None  # only the leader's blocks may replace ours at a height
         self.accepted = 0
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
@@ -84,8 +85,9 @@ class GossipReceiver:
         except (KeyError, TypeError, ValueError) as exc:
             raise GossipRejected(f"malformed gossip message: {exc}") from exc
         async with self._lock:
-            if block.number > self.state.unsafe_number + 1 and isinstance(message.get("from"), str):
-                await self._catch_up(message["from"], block.number - 1)
+            source = message.get("from") if isinstance(message.get("from"), str) else None
+            if source is not None and not self.state.executor.is_canonical(block.parent_hash):
+                await self._sync_from(source, block)
             return self._accept(block)
 
     def _accept(self, block: SignedBlock) -> str:
@@ -102,6 +104,9 @@ class GossipReceiver:
         parent = executor.header_by_hash(block.parent_hash)
         if parent is None or not executor.is_canonical(block.parent_hash):
             raise GossipRejected(f"block {block.number}: unknown parent")
+        replaces = block.number <= self.state.unsafe_number
+        if replaces and (self.current_leader is None or signer.lower() != self.current_leader.lower()):
+            raise GossipRejected(f"block {block.number} competes with ours and {signer} is not the leader")
         queue = self.state.forced_queue
         if block.attributes.forced_end > len(queue.entries):
             raise GossipRejected(
@@ -123,17 +128,31 @@ class GossipReceiver:
         self.accepted += 1
         return "accepted"
 
-    async def _catch_up(self, source: str, up_to: int) -> None:
+    async def _sync_from(self, source: str, block: SignedBlock) -> None:
+        """Fetch the sender's blocks back to one whose parent we hold, then apply them in order
+        (fills a gap, or moves us onto the leader's branch after competing blocks)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=REQUEST_TIMEOUT)
-        for number in range(self.state.unsafe_number + 1, up_to + 1):
+        missing: list[SignedBlock] = []
+        parent_hash, number = block.parent_hash, block.number - 1
+        while number > self.state.safe_number and not self.state.executor.is_canonical(parent_hash):
             try:
                 async with self._session.get(f"{source}/p2p/block/{number}") as response:
                     if response.status != 200:
                         return
-                    self._accept(SignedBlock.from_json(await response.json()))
-            except (TimeoutError, aiohttp.ClientError, GossipRejected) as exc:
-                log.info("catch-up from %s stopped at block %d: %s", source, number, exc)
+                    fetched = SignedBlock.from_json(await response.json())
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                log.info("sync from %s stopped at block %d: %s", source, number, exc)
+                return
+            if fetched.block_hash != parent_hash:
+                return  # the sender moved on; its next block will tell
+            missing.append(fetched)
+            parent_hash, number = fetched.parent_hash, number - 1
+        for fetched in reversed(missing):
+            try:
+                self._accept(fetched)
+            except GossipRejected as exc:
+                log.info("sync from %s: %s", source, exc)
                 return
 
     async def close(self) -> None:

@@ -21,6 +21,7 @@ from eth_utils import to_checksum_address
 from toolkit.derivation import Derivation
 from toolkit.l1.client import L1Block, L1Client
 from toolkit.l2.executor import BlockAttributes, L2Executor
+from toolkit.l2.transactions import InvalidTransaction
 from toolkit.l2.txpool import TxPool
 from toolkit.node.attestation import collect_attestations
 from toolkit.node.batcher import Batcher
@@ -30,7 +31,7 @@ from toolkit.node.config import NodeConfig
 from toolkit.node.gossip import GossipPublisher, GossipReceiver
 from toolkit.node.leadership import Leadership
 from toolkit.rpc.errors import SERVER_ERROR, RpcError
-from toolkit.rpc.events import ChainEvents
+from toolkit.rpc.events import BlockEvent, ChainEvents, NoticeEvent
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class L2Node:
             self.batcher.on_forced_overdue = self._include_overdue_entries
             if config.mode != "single":
                 self.batcher.attest = self._attest
+        if self.pool is not None:
+            self.events.listen(self._keep_pool_in_step)
         self._tx_arrived = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
@@ -138,6 +141,21 @@ class L2Node:
     def pending_transaction(self, tx_hash: bytes) -> SignedTransactionAPI | None:
         entry = self.pool.get(tx_hash) if self.pool is not None else None
         return entry.tx if entry is not None else None
+
+    def _keep_pool_in_step(self, event: BlockEvent | NoticeEvent) -> None:
+        """Transactions of blocks that leave the chain go back to the pool; those of new blocks leave it."""
+        if not isinstance(event, BlockEvent) or self.pool is None:
+            return
+        if event.removed:
+            for raw in self.executor.raw_transactions(event.block.hash):
+                try:
+                    self.pool.add(raw)
+                except InvalidTransaction:
+                    pass  # already in the new chain, or no longer valid
+            self._tx_arrived.set()
+        else:
+            for tx in event.block.transactions:
+                self.pool.drop(tx.hash)
 
     def _include_overdue_entries(self) -> None:
         """L1 refused our batch for skipping an overdue forced entry: rebuild with it included."""
@@ -214,6 +232,7 @@ class L2Node:
                 self.l1_head = await self.l1.head()
                 await self.leadership.observe(self.l1_head, self.config.l1_start_block, self.pool)
                 self.receiver.allowed_signers = {v.lower() for v in self.leadership.validators}
+                self.receiver.current_leader = self.leadership.leader
                 if not more and not self.ready.is_set():
                     self.ready.set()
                     log.info("node %s caught up with L1 at block %d", self.config.name, self.l1_head.number)
