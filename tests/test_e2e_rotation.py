@@ -1,0 +1,134 @@
+"""Decentralised sequencing end to end: rotation, handoffs behind the gateway, failover, slashing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from eth_account import Account
+from web3 import HTTPProvider, Web3
+
+from devnet.network import Devnet
+from tests.conftest import fast_config, safe_number, wait_for
+from toolkit.accounts import dev_accounts
+from toolkit.l1.artifacts import load_artifact
+
+ACCOUNTS = dev_accounts(10)
+REASONS = {0: "rotation", 1: "auction", 2: "slashed", 3: "unstaked", 4: "timeout", 5: "admin"}
+
+
+class NoticeCollector:
+    """Collects `sequencerChanged` notifications from the gateway's WebSocket in a thread."""
+
+    def __init__(self, ws_url: str) -> None:
+        self.ws_url = ws_url
+        self.notices: list[dict[str, Any]] = []
+        self.subscribed = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        async with websockets.connect(self.ws_url) as socket:
+            await socket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
+                                          "params": ["sequencerChanged"]}))
+            json.loads(await socket.recv())
+            self.subscribed.set()
+            while not self._stop.is_set():
+                try:
+                    message = json.loads(await asyncio.wait_for(socket.recv(), 0.5))
+                except TimeoutError:
+                    continue
+                if message.get("method") == "eth_subscription":
+                    self.notices.append(message["params"]["result"])
+
+    def __enter__(self) -> NoticeCollector:
+        self._thread.start()
+        assert self.subscribed.wait(10), "could not subscribe to sequencerChanged"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def l1_changes(network: Devnet, from_block: int) -> list[dict[str, Any]]:
+    l1 = Web3(HTTPProvider(network.state["l1"]["rpc"]))
+    registry = l1.eth.contract(address=network.state["registry"]["address"],
+                               abi=load_artifact(network.state["registry"]["contract"])["abi"])
+    events = registry.events.SequencerChanged().get_logs(from_block=from_block)
+    return [{"epoch": e["args"]["epoch"], "previous": e["args"]["previous"], "next": e["args"]["next"],
+             "reason": REASONS[e["args"]["reason"]]} for e in events]
+
+
+@pytest.fixture()
+def pos_network(tmp_path: Path) -> Iterator[Devnet]:
+    network = Devnet(fast_config(tmp_path, mode="pos", sequencers=3, epoch_length=4, liveness_timeout=6))
+    network.up()
+    try:
+        yield network
+    finally:
+        network.down()
+
+
+@pytest.mark.slow
+def test_rotation_through_six_epochs_with_a_steady_client(pos_network: Devnet) -> None:
+    network = pos_network
+    gateway = network.gateway_url
+    w3 = Web3(HTTPProvider(gateway))
+    l1 = Web3(HTTPProvider(network.state["l1"]["rpc"]))
+    sender, receiver = ACCOUNTS[1], ACCOUNTS[2]
+    start_block = l1.eth.block_number
+    start_epoch = start_block // 4
+    accepted: list[str] = []
+    refused: list[str] = []
+    with NoticeCollector(gateway.replace("http://", "ws://")) as collector:
+        nonce = w3.eth.get_transaction_count(sender.address)
+        next_send = time.monotonic()
+        while l1.eth.block_number // 4 < start_epoch + 6:
+            tx = {"type": 2, "chainId": 901, "nonce": nonce, "to": receiver.address, "value": 1, "gas": 21_000,
+                  "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
+            reply = w3.provider.make_request(
+                "eth_sendRawTransaction", ["0x" + bytes(Account.sign_transaction(tx, sender.private_key).raw_transaction).hex()]
+            )
+            if "result" in reply:
+                accepted.append(reply["result"])
+                nonce += 1
+            else:
+                refused.append(reply["error"]["message"])  # a clear answer; the same nonce is retried
+            next_send += 0.1  # a steady 10 transfers per second, whatever each request took
+            time.sleep(max(0.0, next_send - time.monotonic()))
+        # Every accepted transaction lands, exactly once.
+        receipts = wait_for(
+            lambda: (r := [w3.eth.get_transaction_receipt(h) if _has_receipt(w3, h) else None for h in accepted])
+            and all(r) and r,
+            timeout=90, what="every accepted transfer to land",
+        )
+        assert all(r["status"] == 1 for r in receipts)
+        positions = {(r["blockNumber"], r["transactionIndex"]) for r in receipts}
+        assert len(positions) == len(accepted) and w3.eth.get_transaction_count(sender.address) == nonce
+        # And they stay: the verifier derives them from L1.
+        verifier = Web3(HTTPProvider(network.node_url("verifier-0")))
+        last = max(r["blockNumber"] for r in receipts)
+        wait_for(lambda: safe_number(verifier) >= last, timeout=60, what="derivation of the transfers")
+        for receipt in receipts[:: max(1, len(receipts) // 20)]:
+            assert verifier.eth.get_block(receipt["blockNumber"])["hash"] == receipt["blockHash"]
+        # Every handoff is an L1 event and a notification, in the same order.
+        changes = l1_changes(network, start_block)
+        assert changes, "no handoff in six epochs"
+        assert all(c["reason"] == "rotation" for c in changes)
+        wait_for(lambda: len(collector.notices) >= len(changes), timeout=15, what="the notifications")
+    notified = [{k: n[k] for k in ("epoch", "previous", "next", "reason")} for n in collector.notices]
+    assert notified[: len(changes)] == changes
+    sent = len(accepted) + len(refused)
+    assert sent >= 200 and len(refused) <= sent // 20, (len(accepted), refused[:3])
+
+
+def _has_receipt(w3: Web3, tx_hash: str) -> bool:
+    return w3.provider.make_request("eth_getTransactionReceipt", [tx_hash]).get("result") is not None
