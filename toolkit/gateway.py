@@ -3,6 +3,9 @@
 - Writes (eth_sendRawTransaction, and any batch holding one) go to the leader L1 names; if the
   leader cannot be reached, to any other healthy node (which forwards to the leader it knows).
   If no node takes it, the client gets an error: a transaction is never silently dropped.
+- Every transaction the gateway accepted is kept until a healthy node has its receipt; if it has
+  none after RESEND_AFTER seconds (its leader died, or lost the lead with the tx in its mempool),
+  the gateway sends it again to the current leader. "already known" / "nonce too low" end that.
 - Reads go to the leader when it is healthy (freshest unsafe head and pending nonces), else to
   any healthy node.
 - WebSocket: each client connection is relayed to one backend node. When that node goes away the
@@ -35,6 +38,8 @@ log = logging.getLogger("toolkit.gateway")
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 HEALTH_TIMEOUT = aiohttp.ClientTimeout(total=1)
 POLL_SECONDS = 0.25
+RESEND_AFTER = 3.0
+KEEP_SECONDS = 600.0
 
 
 @dataclass
@@ -62,6 +67,8 @@ class Gateway:
         self.healthy: dict[str, bool] = {url: False for url in config.nodes.values()}
         self.session: aiohttp.ClientSession | None = None
         self.forwarded_writes = 0
+        self.resent = 0
+        self.unconfirmed: dict[str, tuple[str, float, float]] = {}  # tx hash -> (raw hex, accepted at, last sent)
 
     def candidates(self, writes: bool) -> list[str]:
         """Backends to try, best first."""
@@ -89,13 +96,66 @@ class Gateway:
                         self.healthy[url] = response.status == 200 and (await response.json())["ready"]
                 except Exception:
                     self.healthy[url] = False
+            await self.settle_writes()
             await asyncio.sleep(POLL_SECONDS)
+
+    async def _call(self, url: str, method: str, params: list[Any]) -> dict[str, Any]:
+        assert self.session is not None
+        request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        async with self.session.post(url, json=request) as response:
+            return await response.json(content_type=None)
+
+    def remember_writes(self, body: bytes, payload: bytes) -> None:
+        """Keep every transaction a node accepted through us, until it is confirmed."""
+        try:
+            requests, replies = json.loads(body), json.loads(payload)
+        except ValueError:
+            return
+        requests = requests if isinstance(requests, list) else [requests]
+        replies = replies if isinstance(replies, list) else [replies]
+        by_id = {reply.get("id"): reply for reply in replies if isinstance(reply, dict)}
+        now = time.monotonic()
+        for request in requests:
+            if isinstance(request, dict) and request.get("method") == "eth_sendRawTransaction":
+                reply = by_id.get(request.get("id"), {})
+                if isinstance(reply.get("result"), str):
+                    self.unconfirmed[reply["result"]] = (request["params"][0], now, now)
+
+    async def settle_writes(self) -> None:
+        """Drop confirmed transactions; send again those that should have landed by now."""
+        readers = [url for url in self.candidates(writes=False) if self.healthy.get(url)]
+        if not readers or not self.unconfirmed:
+            return
+        now = time.monotonic()
+        for tx_hash, (raw, accepted_at, sent_at) in list(self.unconfirmed.items()):
+            try:
+                receipt = (await self._call(readers[0], "eth_getTransactionReceipt", [tx_hash])).get("result")
+            except Exception:
+                return
+            if receipt is not None or now - accepted_at > KEEP_SECONDS:
+                self.unconfirmed.pop(tx_hash, None)
+                continue
+            if now - sent_at < RESEND_AFTER or self.leader_url is None or not self.healthy.get(self.leader_url):
+                continue
+            try:
+                reply = await self._call(self.leader_url, "eth_sendRawTransaction", [raw])
+            except Exception:
+                continue
+            error = reply.get("error", {}).get("message", "")
+            if "nonce too low" in error:
+                self.unconfirmed.pop(tx_hash, None)  # a transaction with its nonce landed: settled
+                continue
+            self.unconfirmed[tx_hash] = (raw, accepted_at, now)
+            if not error:
+                self.resent += 1
+                log.info("re-sent unconfirmed transaction %s to the leader %s", tx_hash, self.leader_url)
 
     async def handle_http(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self.handle_ws(request)
         if request.method == "GET":
-            return web.json_response({"leader": self.leader_url, "healthy": self.healthy})
+            return web.json_response({"leader": self.leader_url, "healthy": self.healthy,
+                                      "unconfirmed": len(self.unconfirmed), "resent": self.resent})
         body = await request.read()
         writes = b"eth_sendRawTransaction" in body
         assert self.session is not None
@@ -106,6 +166,7 @@ class Gateway:
                     payload = await reply.read()
                     if writes:
                         self.forwarded_writes += 1
+                        self.remember_writes(body, payload)
                     return web.Response(body=payload, status=reply.status, content_type="application/json")
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self.healthy[url] = False
