@@ -1,4 +1,4 @@
-"""The `devnet` command: up, down, status, logs, force-include, sequencer censor."""
+"""The `devnet` command: up, down, status, logs, force-include, sequencer, stake, unstake."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devnet.config import ConfigError, DevnetConfig, load_config
+from devnet.control import serve_control
 from devnet.network import Devnet, DevnetError, rpc_call
 from devnet.state import StateError, read_state, write_state
 from devnet.supervisor import ProcessFailed, pid_alive, stop_pid
@@ -112,6 +113,7 @@ def _up_foreground(config: DevnetConfig) -> None:
     try:
         with console.status("starting devnet..."):
             state = network.up()
+        control, state["control_url"] = serve_control(network)
         state["supervisor_pid"] = os.getpid()
         write_state(config.state_file, state)
         _print_summary(state, config)
@@ -129,6 +131,8 @@ def _up_foreground(config: DevnetConfig) -> None:
     finally:
         network.down()
         _mark_stopped(config)
+        if "control" in locals():
+            control.shutdown()
     console.print("devnet stopped")
 
 
@@ -241,6 +245,8 @@ def collect_status(state: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         report["l1"].update(healthy=False, error=str(exc))
     report["chains"] = []
+    if state.get("mode") != "single" and report["l1"].get("healthy"):
+        report["schedule"] = _schedule(state, report["l1"]["head"])
     for chain in state.get("chains", []):
         chain_report: dict[str, Any] = {"chain_id": chain["chain_id"], "rpc": chain["rpc"], "nodes": []}
         for node in chain["nodes"]:
@@ -270,6 +276,20 @@ def collect_status(state: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
+def _schedule(state: dict[str, Any], head: int, epochs: int = 4) -> list[dict[str, Any]]:
+    """The current and next epochs with their leaders (future ones as the current set predicts)."""
+    registry = _registry(state)
+    length = state["l1"]["epoch_length"]
+    chain_id = state["chains"][0]["chain_id"]
+    schedule = []
+    for offset in range(epochs):
+        start = (head // length + offset) * length
+        block = head if offset == 0 else start
+        schedule.append({"epoch": start // length, "starts_at_l1_block": start,
+                         "leader": registry.functions.sequencerFor(chain_id, block).call()})
+    return schedule
+
+
 def _print_status(report: dict[str, Any]) -> None:
     l1 = report["l1"]
     l1_text = f"head {l1['head']}" if l1.get("healthy") else f"[red]down[/] ({l1.get('error')})"
@@ -288,6 +308,13 @@ def _print_status(report: dict[str, Any]) -> None:
                 node["name"], node["role"], health, str(node.get("unsafe", "-")), str(node.get("safe", "-")),
                 str(node.get("finalized", "-")), batches, str(node.get("sequencer", "-")),
             )
+        console.print(table)
+    if report.get("schedule"):
+        table = Table(title="epoch schedule (future leaders as the current set predicts)")
+        for column in ("epoch", "starts at L1 block", "leader"):
+            table.add_column(column)
+        for entry in report["schedule"]:
+            table.add_row(str(entry["epoch"]), str(entry["starts_at_l1_block"]), entry["leader"])
         console.print(table)
 
 
@@ -444,6 +471,147 @@ def censor(ctx: click.Context, addresses: tuple[str, ...], off: bool, chain_id: 
         except Exception as exc:
             raise click.ClickException(f"{node['name']}: {exc}") from exc
         console.print(f"{node['name']} censors: {', '.join(now) if now else 'nobody'}")
+
+
+def _control(state: dict[str, Any], name: str, action: str) -> dict[str, Any]:
+    import urllib.error
+    import urllib.request
+
+    url = state.get("control_url")
+    if not url or not state.get("ready"):
+        raise click.ClickException("no running devnet supervisor (is the devnet up?)")
+    request = urllib.request.Request(f"{url}/nodes/{name}/{action}", b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=90) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raise click.ClickException(json.loads(error.read()).get("error", str(error))) from error
+    except OSError as exc:
+        raise click.ClickException(f"the supervisor at {url} does not answer: {exc}") from exc
+
+
+@sequencer.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def sequencer_list(ctx: click.Context, as_json: bool) -> None:
+    """Every sequencer: address, stake, status (leader, active, jailed, unbonding), blocks built."""
+    state = _state(ctx)
+    rows = []
+    registry = _registry(state)
+    leader = None
+    l1 = _l1(state)
+    chain_id = state["chains"][0]["chain_id"]
+    leader = registry.functions.sequencerFor(chain_id, l1.eth.block_number).call()
+    for entry in state["sequencers"]:
+        node = next(n for c in state["chains"] for n in c["nodes"] if n["name"] == entry["name"])
+        row: dict[str, Any] = {"name": entry["name"], "address": entry["address"], "leader": entry["address"] == leader,
+                               "process_alive": bool(node["pid"]) and pid_alive(int(node["pid"]))}
+        if state["registry"]["contract"] == "StakingRegistry":
+            stake, withdrawable_at, active, jailed = registry.functions.validators(entry["address"]).call()
+            row.update(stake_eth=stake / 10**18, active=active, jailed=jailed, unbonding_until=withdrawable_at or None)
+        try:
+            sync = rpc_call(node["rpc"], "rollup_syncStatus", timeout=2)
+            row["blocks_built"] = sync.get("sequencing", {}).get("blocksBuilt")
+            row["batches_posted"] = sync.get("sequencing", {}).get("batchesPosted")
+        except Exception:
+            row["blocks_built"] = None
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"sequencers ({state['mode']})")
+    for column in ("name", "address", "status", "stake", "blocks", "batches", "process"):
+        table.add_column(column)
+    for row in rows:
+        status = "jailed" if row.get("jailed") else ("unbonding" if row.get("unbonding_until") else (
+            "leader" if row["leader"] else ("active" if row.get("active", True) else "inactive")))
+        table.add_row(row["name"], row["address"], status, f"{row.get('stake_eth', '-')}",
+                      str(row.get("blocks_built")), str(row.get("batches_posted")),
+                      "[green]up[/]" if row["process_alive"] else "[red]down[/]")
+    console.print(table)
+
+
+def _l1(state: dict[str, Any]) -> Any:
+    from web3 import HTTPProvider, Web3
+
+    return Web3(HTTPProvider(state["l1"]["rpc"]))
+
+
+def _registry(state: dict[str, Any]) -> Any:
+    from toolkit.l1.artifacts import load_artifact
+
+    return _l1(state).eth.contract(address=state["registry"]["address"],
+                                   abi=load_artifact(state["registry"]["contract"])["abi"])
+
+
+for _action, _help in (("stop", "Stop a node (SIGTERM)."), ("kill", "Kill a node (SIGKILL), as a crash would."),
+                       ("start", "Start a stopped node again; it catches up from L1 and gossip.")):
+
+    def _make(action: str) -> Any:
+        @click.argument("name")
+        @click.pass_context
+        def command(ctx: click.Context, name: str) -> None:
+            result = _control(_state(ctx), name, action)
+            console.print(f"{name}: {action} done (pid {result['pid']}, {'running' if result['alive'] else 'stopped'})")
+
+        return command
+
+    sequencer.command(_action, help=_help)(_make(_action))
+
+
+@sequencer.command("rotate")
+@click.pass_context
+def rotate(ctx: click.Context) -> None:
+    """Mine L1 blocks up to the start of the next epoch."""
+    state = _state(ctx)
+    l1 = _l1(state)
+    length = state["l1"]["epoch_length"]
+    head = l1.eth.block_number
+    blocks = length - head % length
+    rpc_call(state["l1"]["rpc"], "anvil_mine", [hex(blocks)])
+    chain_id = state["chains"][0]["chain_id"]
+    leader = _registry(state).functions.sequencerFor(chain_id, head + blocks).call()
+    console.print(f"mined {blocks} L1 blocks: epoch {(head + blocks) // length} begins; leader {leader}")
+
+
+def _staking_call(ctx: click.Context, name: str, function: str, value: int = 0) -> Any:
+    from eth_account import Account
+
+    state = _state(ctx)
+    if state["registry"]["contract"] != "StakingRegistry":
+        raise click.ClickException("staking exists in mode pos only")
+    entry = next((s for s in state["sequencers"] if s["name"] == name), None)
+    if entry is None:
+        raise click.ClickException(f"no sequencer {name}: {[s['name'] for s in state['sequencers']]}")
+    l1 = _l1(state)
+    call = getattr(_registry(state).functions, function)()
+    try:
+        gas = call.estimate_gas({"from": entry["address"], "value": value})
+    except Exception as exc:
+        raise click.ClickException(f"{function} refused: {exc}") from exc
+    tx = call.build_transaction({"from": entry["address"], "value": value, "gas": gas * 2,
+                                 "nonce": l1.eth.get_transaction_count(entry["address"], "pending")})
+    tx_hash = l1.eth.send_raw_transaction(Account.sign_transaction(tx, entry["private_key"]).raw_transaction)
+    return l1.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--amount", "amount_eth", type=float, required=True, help="ETH to bond")
+@click.pass_context
+def stake(ctx: click.Context, name: str, amount_eth: float) -> None:
+    """Bond (more) stake for sequencer NAME (mode pos)."""
+    receipt = _staking_call(ctx, name, "stake", int(amount_eth * 10**18))
+    console.print(f"{name} staked {amount_eth} ETH in L1 block {receipt['blockNumber']}")
+
+
+@main.command()
+@click.argument("name")
+@click.pass_context
+def unstake(ctx: click.Context, name: str) -> None:
+    """Request unbonding for sequencer NAME (mode pos); withdraw after the delay."""
+    receipt = _staking_call(ctx, name, "requestUnstake")
+    console.print(f"{name} left the set in L1 block {receipt['blockNumber']}; withdraw after the unbonding delay")
 
 
 if __name__ == "__main__":

@@ -126,3 +126,36 @@ def test_status_and_down_without_a_devnet(tmp_path: Path) -> None:
     for command in ("status", "down"):
         result = devnet("--state-dir", str(tmp_path), command)
         assert result.returncode != 0 and "no devnet state" in result.stderr
+
+
+@pytest.mark.slow
+def test_pos_sequencer_commands(tmp_path: Path) -> None:
+    config = tmp_path / "devnet.toml"
+    config.write_text("[l1]\nepoch_length = 8\n[sequencers]\ncount = 3\nunbonding_delay = 2\n")
+    base = ["--config", str(config), "--state-dir", str(tmp_path)]
+    up = devnet(*base, "up", "--detach", "--mode", "pos", *FREE_PORTS)
+    assert up.returncode == 0, up.stderr + up.stdout
+    state = json.loads((tmp_path / "state.json").read_text())
+    try:
+        listed = json.loads(devnet(*base, "sequencer", "list", "--json").stdout)
+        assert [row["name"] for row in listed] == ["sequencer-0", "sequencer-1", "sequencer-2"]
+        assert sum(row["leader"] for row in listed) == 1 and all(row["stake_eth"] == 10 for row in listed)
+        follower = next(row["name"] for row in listed if not row["leader"])
+        killed = devnet(*base, "sequencer", "kill", follower)
+        assert killed.returncode == 0 and "stopped" in killed.stdout, killed.stderr
+        started = devnet(*base, "sequencer", "start", follower)
+        assert started.returncode == 0 and "running" in started.stdout, started.stderr
+        assert devnet(*base, "sequencer", "start", follower).returncode != 0  # already running
+        rotated = devnet(*base, "sequencer", "rotate")
+        assert rotated.returncode == 0 and "begins; leader 0x" in rotated.stdout
+        report = json.loads(devnet(*base, "status", "--json").stdout)
+        assert len(report["schedule"]) == 4 and report["schedule"][0]["leader"].startswith("0x")
+        assert devnet(*base, "stake", follower, "--amount", "2").returncode == 0
+        assert devnet(*base, "unstake", follower).returncode == 0
+        listed = {row["name"]: row for row in json.loads(devnet(*base, "sequencer", "list", "--json").stdout)}
+        assert listed[follower]["stake_eth"] == 12 and listed[follower]["active"] is False
+        assert listed[follower]["unbonding_until"] is not None
+        assert devnet(*base, "unstake", follower).returncode != 0  # not active any more
+    finally:
+        assert devnet(*base, "down").returncode == 0
+    wait_for(lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=15, what="every process to stop")
