@@ -344,7 +344,7 @@ def _print_summary(state: dict[str, Any], config: DevnetConfig) -> None:
 @click.option("-n", "--lines", default=40, help="lines of each log")
 @click.pass_context
 def logs(ctx: click.Context, name: str | None, lines: int) -> None:
-    """Show the end of each process's log (or of NAME: anvil, sequencer-0, verifier-0, supervisor)."""
+    """Show the end of each process's log (or of NAME: anvil, sequencer-0, verifier-0, gateway, supervisor)."""
     config = _config(ctx)
     log_dir = config.state_dir / "logs"
     files = sorted(log_dir.glob("*.log"))

@@ -187,7 +187,7 @@ contract StakingRegistry is EpochRegistry {
         if (!sent) revert TransferFailed();
     }
 
-    /// @notice The active validators, in join order.
+    /// @notice The active validators, in join order, except that a leaver's slot goes to the last one.
     function activeValidators() external view returns (address[] memory) {
         return active;
     }
