@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from toolkit.accounts import dev_accounts  # noqa: E402
 from toolkit.batch import Batch, BatchBlock, encode_batch  # noqa: E402
 from toolkit.l1.artifacts import load_artifact  # noqa: E402
 from toolkit.node.attestation import sign_digest  # noqa: E402
+from toolkit.rpc.ws_subscription import notifications  # noqa: E402
 
 L1_BLOCK_SECONDS = 1.0
 TIMEOUT_REASON = 4  # SequencerChangeReason.Timeout
@@ -69,14 +69,17 @@ class HeadWatcher:
     first_seen: dict[str, Arrival] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _ready: threading.Barrier | None = None
+    _subscribed: set[str] = field(default_factory=set)
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> HeadWatcher:
-        self._ready = threading.Barrier(len(self.urls) + 1)
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
         self._thread.start()
-        self._ready.wait(30)
+        deadline = time.monotonic() + 30
+        while len(self._subscribed) < len(self.urls):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"newHeads subscriptions not ready: {sorted(set(self.urls) - self._subscribed)}")
+            time.sleep(0.05)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -88,31 +91,12 @@ class HeadWatcher:
         await asyncio.gather(*(self._watch(name, url) for name, url in self.urls.items()))
 
     async def _watch(self, name: str, url: str) -> None:
-        assert self._ready is not None
-        announced = False
         while not self._stop.is_set():
             try:
-                async with websockets.connect(url) as socket:
-                    await socket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
-                                                  "params": ["newHeads"]}))
-                    await socket.recv()
-                    if not announced:
-                        announced = True
-                        await asyncio.to_thread(self._ready.wait, 30)
-                    while not self._stop.is_set():
-                        try:
-                            message = json.loads(await asyncio.wait_for(socket.recv(), 0.5))
-                        except TimeoutError:
-                            continue
-                        if message.get("method") == "eth_subscription":
-                            head = message["params"]["result"]
-                            with self._lock:
-                                self.first_seen.setdefault(
-                                    head["hash"], Arrival(int(head["number"], 16), name, time.monotonic()))
+                async for head in notifications(url, "newHeads", self._stop, lambda: self._subscribed.add(name)):
+                    with self._lock:
+                        self.first_seen.setdefault(head["hash"], Arrival(int(head["number"], 16), name, time.monotonic()))
             except (OSError, websockets.ConnectionClosed):
-                if not announced:
-                    announced = True
-                    await asyncio.to_thread(self._ready.wait, 30)
                 await asyncio.sleep(0.2)  # a killed node: try again until told to stop
 
     def canonical(self, reader: Web3, first: int, last: int) -> list[Arrival]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import websockets
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
@@ -19,6 +17,7 @@ from devnet.network import Devnet
 from tests.conftest import fast_config, safe_number, wait_for
 from toolkit.accounts import dev_accounts
 from toolkit.l1.artifacts import load_artifact
+from toolkit.rpc.ws_subscription import notifications
 
 ACCOUNTS = dev_accounts(10)
 REASONS = {0: "rotation", 1: "auction", 2: "slashed", 3: "unstaked", 4: "timeout", 5: "admin"}
@@ -35,18 +34,8 @@ class NoticeCollector:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
     async def _run(self) -> None:
-        async with websockets.connect(self.ws_url) as socket:
-            await socket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
-                                          "params": ["sequencerChanged"]}))
-            json.loads(await socket.recv())
-            self.subscribed.set()
-            while not self._stop.is_set():
-                try:
-                    message = json.loads(await asyncio.wait_for(socket.recv(), 0.5))
-                except TimeoutError:
-                    continue
-                if message.get("method") == "eth_subscription":
-                    self.notices.append(message["params"]["result"])
+        async for notice in notifications(self.ws_url, "sequencerChanged", self._stop, self.subscribed.set):
+            self.notices.append(notice)
 
     def __enter__(self) -> NoticeCollector:
         self._thread.start()
@@ -92,7 +81,8 @@ def test_rotation_through_six_epochs_with_a_steady_client(pos_network: Devnet) -
         start_epoch = start_block // 4
         nonce = w3.eth.get_transaction_count(sender.address)
         next_send = time.monotonic()
-        while l1.eth.block_number // 4 < start_epoch + 6:
+        # Six epoch boundaries and at least 200 transfers (a loaded machine sends for longer).
+        while l1.eth.block_number // 4 < start_epoch + 6 or len(accepted) + len(refused) < 200:
             tx = {"type": 2, "chainId": 901, "nonce": nonce, "to": receiver.address, "value": 1, "gas": 21_000,
                   "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
             reply = w3.provider.make_request(
