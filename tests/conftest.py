@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -23,6 +25,7 @@ from devnet.config import (
 )
 from devnet.network import Devnet
 from toolkit.l1.artifacts import REPO_ROOT, find_foundry_tool
+from toolkit.rpc.ws_subscription import notifications
 
 
 def fast_config(
@@ -92,3 +95,27 @@ def counter_artifact(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
 
 def safe_number(w3: Web3) -> int:
     return int(w3.provider.make_request("rollup_syncStatus", [])["result"]["safeL2"]["number"])
+
+
+class SubscriptionCollector:
+    """Collects the notifications of one WebSocket subscription (`kind`) in a thread."""
+
+    def __init__(self, ws_url: str, kind: str) -> None:
+        self.ws_url, self.kind = ws_url, kind
+        self.notices: list[dict[str, Any]] = []
+        self.subscribed = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        async for notice in notifications(self.ws_url, self.kind, self._stop, self.subscribed.set):
+            self.notices.append(notice)
+
+    def __enter__(self) -> SubscriptionCollector:
+        self._thread.start()
+        assert self.subscribed.wait(10), f"could not subscribe to {self.kind} at {self.ws_url}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)

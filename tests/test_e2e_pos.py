@@ -14,7 +14,7 @@ from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
 from devnet.network import Devnet, rpc_call
-from tests.conftest import fast_config, safe_number, wait_for
+from tests.conftest import SubscriptionCollector, fast_config, safe_number, wait_for
 from tests.test_e2e_rotation import l1_changes
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
@@ -119,29 +119,38 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
     name, culprit = leader_node(network)
     verifier_url = network.node_url("verifier-0")
     start = l1.eth.block_number
-    proof = rpc_call(network.node_url(name), "devnet_equivocate")
-    first, second = proof["blocks"]
-    assert first["number"] == second["number"] and first["blockHash"] != second["blockHash"]
-    unsafe_before = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]
-    reorgs_before = rpc_call(verifier_url, "rollup_syncStatus")["reorgs"]
-    receipt = send(l1, REPORTER.private_key, registry.functions.slashEquivocation(
-        901, proof["number"], first["blockHash"], first["signature"], second["blockHash"], second["signature"]))
-    slashed = registry.events.Slashed().process_receipt(receipt, errors=DISCARD)[0]["args"]
-    assert slashed["validator"] == culprit["address"] and slashed["reporter"] == REPORTER.address
-    stake, _, active, jailed = registry.functions.validators(culprit["address"]).call()
-    assert (stake, active, jailed) == (0, False, True)
-    assert registry.functions.rewards(REPORTER.address).call() == slashed["reward"] > 0
-    changes = l1_changes(network, start)
-    assert changes[-1]["reason"] == "slashed" and changes[-1]["previous"] == culprit["address"]
-    # Every node dropped the slashed leader's unsafe blocks and follows the new leader.
-    status = wait_for(lambda: (s := rpc_call(verifier_url, "rollup_syncStatus"))["reorgs"] > reorgs_before and s,
-                      timeout=20, what="the verifier to drop the slashed leader's unsafe blocks")
-    assert status["safeL2"]["number"] <= unsafe_before["number"]
-    new_name, _ = leader_node(network)
-    assert new_name != name
-    target = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]["number"] + 3
-    verifier = Web3(HTTPProvider(verifier_url))
-    wait_for(lambda: safe_number(verifier) >= target, timeout=60, what="the chain to go on under the new leader")
+    with SubscriptionCollector(verifier_url.replace("http://", "ws://"), "newHeads") as heads:
+        proof = rpc_call(network.node_url(name), "devnet_equivocate")
+        first, second = proof["blocks"]
+        assert first["number"] == second["number"] and first["blockHash"] != second["blockHash"]
+        unsafe_before = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]
+        reorgs_before = rpc_call(verifier_url, "rollup_syncStatus")["reorgs"]
+        # The subscriber has seen the unsafe head that the slash is about to drop.
+        wait_for(lambda: any(int(h["number"], 16) >= unsafe_before["number"] for h in heads.notices),
+                 timeout=10, what="newHeads to announce the unsafe head")
+        receipt = send(l1, REPORTER.private_key, registry.functions.slashEquivocation(
+            901, proof["number"], first["blockHash"], first["signature"], second["blockHash"], second["signature"]))
+        slashed = registry.events.Slashed().process_receipt(receipt, errors=DISCARD)[0]["args"]
+        assert slashed["validator"] == culprit["address"] and slashed["reporter"] == REPORTER.address
+        stake, _, active, jailed = registry.functions.validators(culprit["address"]).call()
+        assert (stake, active, jailed) == (0, False, True)
+        assert registry.functions.rewards(REPORTER.address).call() == slashed["reward"] > 0
+        changes = l1_changes(network, start)
+        assert changes[-1]["reason"] == "slashed" and changes[-1]["previous"] == culprit["address"]
+        # Every node dropped the slashed leader's unsafe blocks and follows the new leader.
+        status = wait_for(lambda: (s := rpc_call(verifier_url, "rollup_syncStatus"))["reorgs"] > reorgs_before and s,
+                          timeout=20, what="the verifier to drop the slashed leader's unsafe blocks")
+        assert status["safeL2"]["number"] <= unsafe_before["number"]
+        new_name, _ = leader_node(network)
+        assert new_name != name
+        target = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]["number"] + 3
+        verifier = Web3(HTTPProvider(verifier_url))
+        wait_for(lambda: safe_number(verifier) >= target, timeout=60, what="the chain to go on under the new leader")
+    # A newHeads subscriber saw the reorg: a height announced twice, with another block the second time.
+    hashes_at: dict[str, set[str]] = {}
+    for head in heads.notices:
+        hashes_at.setdefault(head["number"], set()).add(head["hash"])
+    assert any(len(hashes) > 1 for hashes in hashes_at.values()), "no replaced head was announced"
     with pytest.raises(ContractCustomError) as error:
         registry.functions.withdraw().estimate_gas({"from": culprit["address"]})
     assert error_name(error.value, registry) == "Jailed"
@@ -158,7 +167,9 @@ def test_censoring_leader_is_slashed(network: Devnet) -> None:
     handle = force_include(network.state["l1"]["rpc"], inbox.address, 901, raw, ACCOUNTS[7].private_key)
     assert handle.deadline // 60 == l1.eth.block_number // 60, "the deadline must fall in this leader's epoch"
     handle.wait_included(network.node_url("verifier-0"), safe=True, timeout=60)
-    late, deadline = inbox.functions.lateness(901, handle.index).call()
+    # If derivation forced the entry in, L1 marks it late with the next batch that consumes it.
+    late, deadline = wait_for(lambda: (r := inbox.functions.lateness(901, handle.index).call())[0] and r,
+                              timeout=30, what="L1 to record the entry as late")
     assert late and deadline == handle.deadline
     receipt = send(l1, REPORTER.private_key, registry.functions.slashCensorship(901, handle.index))
     slashed = registry.events.Slashed().process_receipt(receipt, errors=DISCARD)[0]["args"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,37 +12,12 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from devnet.network import Devnet
-from tests.conftest import fast_config, safe_number, wait_for
+from tests.conftest import SubscriptionCollector, fast_config, safe_number, wait_for
 from toolkit.accounts import dev_accounts
 from toolkit.l1.artifacts import load_artifact
-from toolkit.rpc.ws_subscription import notifications
 
 ACCOUNTS = dev_accounts(10)
 REASONS = {0: "rotation", 1: "auction", 2: "slashed", 3: "unstaked", 4: "timeout", 5: "admin"}
-
-
-class NoticeCollector:
-    """Collects `sequencerChanged` notifications from the gateway's WebSocket in a thread."""
-
-    def __init__(self, ws_url: str) -> None:
-        self.ws_url = ws_url
-        self.notices: list[dict[str, Any]] = []
-        self.subscribed = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-
-    async def _run(self) -> None:
-        async for notice in notifications(self.ws_url, "sequencerChanged", self._stop, self.subscribed.set):
-            self.notices.append(notice)
-
-    def __enter__(self) -> NoticeCollector:
-        self._thread.start()
-        assert self.subscribed.wait(10), "could not subscribe to sequencerChanged"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
 
 def l1_changes(network: Devnet, from_block: int) -> list[dict[str, Any]]:
@@ -75,7 +48,7 @@ def test_rotation_through_six_epochs_with_a_steady_client(pos_network: Devnet) -
     sender, receiver = ACCOUNTS[1], ACCOUNTS[2]
     accepted: list[str] = []
     refused: list[str] = []
-    with NoticeCollector(gateway.replace("http://", "ws://")) as collector:
+    with SubscriptionCollector(gateway.replace("http://", "ws://"), "sequencerChanged") as collector:
         # Handoffs from the next L1 block on are certainly notified: the subscription exists already.
         start_block = l1.eth.block_number + 1
         start_epoch = start_block // 4

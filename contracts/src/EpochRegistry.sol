@@ -100,6 +100,9 @@ abstract contract EpochRegistry is ISequencerRegistry {
         if (schedule.started && schedule.epoch == epoch) return;
         if (!schedule.started) {
             schedule.started = true;
+            // The liveness clock starts with the schedule, not at the start of an epoch that
+            // began before anyone could sequence (e.g. epoch 0 of a fresh devnet).
+            schedule.lastActivity = uint64(block.number);
             chainIds.push(chainId);
         }
         schedule.epoch = uint64(epoch);

@@ -156,6 +156,17 @@ contract StakingRegistryTest is SignerTest {
         assertEq(skips, 1, "skips");
     }
 
+    function testLivenessClockStartsWithTheSchedule() public {
+        vm.roll(1002); // 2 blocks into epoch 100 (blocks 1000..1009); no leader recorded for the chain yet
+        vm.expectRevert(abi.encodeWithSelector(EpochRegistry.LeaderAlive.selector, 1002, 1008));
+        registry.reportTimeout(901);
+        registry.syncEpoch(901);
+        vm.roll(1008);
+        registry.reportTimeout(901);
+        (,, uint64 skips,,) = registry.schedules(901);
+        assertEq(skips, 1, "skips");
+    }
+
     function testUnstakeDelayWithdrawOnce() public {
         address validator = vm.addr(keys[2]);
         vm.prank(validator);
