@@ -182,10 +182,14 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
     network = Devnet(fast_config(tmp_path, mode="pos", sequencers=3, epoch_length=60, liveness_timeout=4))
     network.up()
     try:
-        l1, _, _ = contracts(network)
+        l1, registry, _ = contracts(network)
         gateway = Web3(HTTPProvider(network.gateway_url))
-        name, dead = leader_node(network)
+        # The leader is live (it has posted a batch), and L1 itself names it.
+        wait_for(lambda: safe_number(Web3(HTTPProvider(network.node_url("verifier-0")))) >= 1, timeout=30,
+                 what="a first batch")
         start = l1.eth.block_number
+        leader = registry.functions.sequencerFor(901, start).call()
+        name, dead = next((s["name"], s) for s in network.state["sequencers"] if s["address"] == leader)
         sender = ACCOUNTS[3]
         accepted: list[str] = []
         nonce = 0
