@@ -119,3 +119,8 @@ class SubscriptionCollector:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
+
+
+def raw_receipt(w3: Web3, tx_hash: str) -> dict[str, Any] | None:
+    """The receipt as the node sends it (hex fields), or None while the transaction is not in a block."""
+    return w3.provider.make_request("eth_getTransactionReceipt", [tx_hash]).get("result")

@@ -14,7 +14,7 @@ from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
 from devnet.network import Devnet, rpc_call
-from tests.conftest import SubscriptionCollector, fast_config, safe_number, wait_for
+from tests.conftest import SubscriptionCollector, fast_config, raw_receipt, safe_number, wait_for
 from tests.test_e2e_rotation import l1_changes
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
@@ -215,7 +215,7 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
         for _ in range(5):
             submit()
             time.sleep(0.2)
-        receipts = wait_for(lambda: (r := [_receipt(gateway, h) for h in accepted]) and all(r) and r,
+        receipts = wait_for(lambda: (r := [raw_receipt(gateway, h) for h in accepted]) and all(r) and r,
                             timeout=60, what="every accepted transfer to land after the failover")
         assert all(int(r["status"], 16) == 1 for r in receipts) and len(accepted) == nonce
         assert gateway.eth.get_transaction_count(sender.address) == nonce
@@ -229,7 +229,3 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
         print(f"failover after SIGKILL: {failover_seconds:.1f}s")
     finally:
         network.down()
-
-
-def _receipt(w3: Web3, tx_hash: str) -> dict[str, Any] | None:
-    return w3.provider.make_request("eth_getTransactionReceipt", [tx_hash]).get("result")

@@ -11,8 +11,8 @@ import pytest
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
-from devnet.network import Devnet
-from tests.conftest import SubscriptionCollector, fast_config, safe_number, wait_for
+from devnet.network import Devnet, rpc_call
+from tests.conftest import SubscriptionCollector, fast_config, raw_receipt, safe_number, wait_for
 from toolkit.accounts import dev_accounts
 from toolkit.l1.artifacts import load_artifact
 
@@ -70,7 +70,7 @@ def test_rotation_through_six_epochs_with_a_steady_client(pos_network: Devnet) -
             time.sleep(max(0.0, next_send - time.monotonic()))
         # Every accepted transaction lands, exactly once.
         receipts = wait_for(
-            lambda: (r := [w3.eth.get_transaction_receipt(h) if _has_receipt(w3, h) else None for h in accepted])
+            lambda: (r := [w3.eth.get_transaction_receipt(h) if raw_receipt(w3, h) else None for h in accepted])
             and all(r) and r,
             timeout=90, what="every accepted transfer to land",
         )
@@ -93,10 +93,6 @@ def test_rotation_through_six_epochs_with_a_steady_client(pos_network: Devnet) -
     assert notified[: len(changes)] == changes
     sent = len(accepted) + len(refused)
     assert sent >= 200 and len(refused) <= sent // 20, (len(accepted), refused[:3])
-
-
-def _has_receipt(w3: Web3, tx_hash: str) -> bool:
-    return w3.provider.make_request("eth_getTransactionReceipt", [tx_hash]).get("result") is not None
 
 
 @pytest.mark.slow
@@ -126,3 +122,45 @@ def test_committee_rotates_round_robin_and_posts_m_of_n(tmp_path: Path) -> None:
         assert verifier.eth.get_block(head)["hash"] == gateway.eth.get_block(head)["hash"]
     finally:
         network.down()
+
+
+@pytest.mark.slow
+def test_old_leaders_mempool_moves_to_the_new_leader(pos_network: Devnet) -> None:
+    network = pos_network
+    l1 = Web3(HTTPProvider(network.state["l1"]["rpc"]))
+    registry = l1.eth.contract(address=network.state["registry"]["address"],
+                               abi=load_artifact(network.state["registry"]["contract"])["abi"])
+    gateway = Web3(HTTPProvider(network.gateway_url))
+    names = {s["address"]: s["name"] for s in network.state["sequencers"]}
+    sender, receiver = ACCOUNTS[5], ACCOUNTS[6]
+    nonce = gateway.eth.get_transaction_count(sender.address)
+
+    def signed(n: int) -> str:
+        tx = {"type": 2, "chainId": 901, "nonce": n, "to": receiver.address, "value": 7, "gas": 21_000,
+              "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
+        return "0x" + bytes(Account.sign_transaction(tx, sender.private_key).raw_transaction).hex()
+
+    # Early in an epoch, hold a transaction in the leader's mempool: its nonce leaves a gap, so no block takes it.
+    wait_for(lambda: l1.eth.block_number % 4 == 0, timeout=10, what="the start of an epoch")
+    old = registry.functions.sequencerFor(901, l1.eth.block_number).call()
+    old_url = network.node_url(names[old])
+    held = rpc_call(old_url, "eth_sendRawTransaction", [signed(nonce + 1)])
+    sequencing = rpc_call(old_url, "rollup_syncStatus")["sequencing"]
+    assert sequencing["leading"] and sequencing["mempool"] == 1
+    assert rpc_call(old_url, "eth_getTransactionByHash", [held])["blockNumber"] is None
+    # The handoff moves it to the new leader's mempool.
+    new = wait_for(lambda: (leader := registry.functions.sequencerFor(901, l1.eth.block_number).call()) != old
+                   and leader, timeout=60, what="another validator to lead")
+    new_url = network.node_url(names[new])
+    wait_for(lambda: rpc_call(new_url, "eth_getTransactionByHash", [held]) is not None, timeout=15,
+             what="the held transaction in the new leader's mempool")
+    status = rpc_call(old_url, "rollup_syncStatus")["sequencing"]
+    assert status["forwardedAtHandoff"] >= 1 and status["mempool"] == 0
+    # Filling the gap through the gateway lands both, in nonce order.
+    first = gateway.provider.make_request("eth_sendRawTransaction", [signed(nonce)])["result"]
+    receipts = wait_for(lambda: (r := [raw_receipt(gateway, h) for h in (first, held)]) and all(r) and r,
+                        timeout=30, what="both transfers to land")
+    assert [int(r["status"], 16) for r in receipts] == [1, 1]
+    assert (int(receipts[0]["blockNumber"], 16), int(receipts[0]["transactionIndex"], 16)) < (
+        int(receipts[1]["blockNumber"], 16), int(receipts[1]["transactionIndex"], 16))
+    assert gateway.eth.get_transaction_count(sender.address) == nonce + 2
