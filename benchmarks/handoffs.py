@@ -164,9 +164,11 @@ def bench_failover(liveness_timeout: int) -> tuple[float, float]:
             registry = l1.eth.contract(address=network.state["registry"]["address"],
                                        abi=load_artifact("StakingRegistry")["abi"])
             reader = Web3(HTTPProvider(network.node_url("verifier-0")))
+            while reader.eth.get_block("safe")["number"] < 1:  # the leader is live: it has posted a batch
+                time.sleep(0.1)
             while epoch_length - l1.eth.block_number % epoch_length < liveness_timeout * 3:
                 time.sleep(L1_BLOCK_SECONDS)  # not near a boundary: rotation must not do the failover
-            leader = rpc_call(network.node_url("verifier-0"), "rollup_sequencer")["sequencer"].lower()
+            leader = registry.functions.sequencerFor(901, l1.eth.block_number).call().lower()
             victim = next(s["name"] for s in network.state["sequencers"] if s["address"].lower() == leader)
             with HeadWatcher(watch_urls(network)) as watcher:
                 start_block = l1.eth.block_number

@@ -128,7 +128,8 @@ class L1Client:
         sender = Account.from_key(private_key).address
         call = getattr(self.registry.functions, function)(*args)
         try:
-            gas = await call.estimate_gas({"from": sender})
+            # against the pending block: the one this transaction will be mined in
+            gas = await call.estimate_gas({"from": sender}, "pending")
         except (ContractCustomError, ContractLogicError) as exc:
             raise BatchRejected(self.explain_revert(exc)) from exc
         tx = await call.build_transaction(
@@ -235,7 +236,8 @@ class L1Client:
         sender = Account.from_key(private_key).address
         call = self.inbox.functions.postBatch(chain_id, first, last, forced_end, data, attestations)
         try:
-            gas = await call.estimate_gas({"from": sender})
+            # against the pending block: the one this transaction will be mined in
+            gas = await call.estimate_gas({"from": sender}, "pending")
         except (ContractCustomError, ContractLogicError) as exc:
             raise BatchRejected(self.explain_revert(exc)) from exc
         tx = await call.build_transaction(

@@ -138,7 +138,7 @@ class Leadership:
             return
         epoch_start = self.epoch * self.epoch_length
         last = max(self.schedule.last_activity, epoch_start) if self.schedule.epoch == self.epoch else epoch_start
-        if head > last + timeout + 1:
+        if head >= last + timeout:  # mined in block head + 1, past last + timeout
             self._timeout_reported_at = head
             self._spawn(self._send("reportTimeout", self.chain_id))
 
