@@ -498,7 +498,6 @@ def sequencer_list(ctx: click.Context, as_json: bool) -> None:
     state = _state(ctx)
     rows = []
     registry = _registry(state)
-    leader = None
     l1 = _l1(state)
     chain_id = state["chains"][0]["chain_id"]
     leader = registry.functions.sequencerFor(chain_id, l1.eth.block_number).call()

@@ -219,6 +219,17 @@ class Devnet:
         )
         process.start()
         self.processes[name] = process
+        self._record_pid(name, process.pid)
+
+    def _record_pid(self, name: str, pid: int | None) -> None:
+        """A node restarted after `up` gets its new pid into the state file (`devnet sequencer list`)."""
+        if not self.state:
+            return
+        for chain in self.state["chains"]:
+            for node in chain["nodes"]:
+                if node["name"] == name:
+                    node["pid"] = pid
+        write_state(self.config.state_file, self.state)
 
     def wait_node_ready(self, name: str, deadline_seconds: float = READY_SECONDS) -> None:
         url = self.node_url(name)

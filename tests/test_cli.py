@@ -146,6 +146,8 @@ def test_pos_sequencer_commands(tmp_path: Path) -> None:
         started = devnet(*base, "sequencer", "start", follower)
         assert started.returncode == 0 and "running" in started.stdout, started.stderr
         assert devnet(*base, "sequencer", "start", follower).returncode != 0  # already running
+        listed = {row["name"]: row for row in json.loads(devnet(*base, "sequencer", "list", "--json").stdout)}
+        assert listed[follower]["process_alive"] and listed[follower]["blocks_built"] is not None
         rotated = devnet(*base, "sequencer", "rotate")
         assert rotated.returncode == 0 and "begins; leader 0x" in rotated.stdout
         report = json.loads(devnet(*base, "status", "--json").stdout)
@@ -157,5 +159,6 @@ def test_pos_sequencer_commands(tmp_path: Path) -> None:
         assert listed[follower]["unbonding_until"] is not None
         assert devnet(*base, "unstake", follower).returncode != 0  # not active any more
     finally:
+        state = json.loads((tmp_path / "state.json").read_text())  # with the pid of the restarted node
         assert devnet(*base, "down").returncode == 0
     wait_for(lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=15, what="every process to stop")

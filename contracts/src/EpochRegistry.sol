@@ -51,8 +51,15 @@ abstract contract EpochRegistry is ISequencerRegistry {
     uint256 public immutable livenessTimeout;
     /// @notice The schedule state of each chain that has started.
     mapping(uint256 chainId => ChainSchedule schedule) public schedules;
-    /// @notice The last leader recorded for an epoch (who answered for it).
-    mapping(uint256 chainId => mapping(uint256 epoch => address leader)) public epochLeader;
+    /// @notice One entry of a chain's leader history: from `fromBlock` on, `leader` led epoch `epoch`.
+    struct LeaderChange {
+        uint64 fromBlock;
+        uint64 epoch;
+        address leader;
+    }
+
+    /// @notice Every recorded leader of each chain, in L1 block order (see `leaderAt`).
+    mapping(uint256 chainId => LeaderChange[] history) public leaderHistory;
     uint256[] internal chainIds;
 
     constructor(address admin_, uint256 epochLength_, uint256 livenessTimeout_) {
@@ -131,6 +138,31 @@ abstract contract EpochRegistry is ISequencerRegistry {
         _setLeader(chainId, _pick(chainId, schedule.epoch, schedule.skips), SequencerChangeReason.TIMEOUT);
     }
 
+    /// @notice Who was entitled to sequence `chainId` at past (or current) L1 block `l1Block`.
+    /// @dev The last recorded change at or before `l1Block` if it belongs to that block's epoch;
+    ///      otherwise nobody had synced that epoch yet and its scheduled leader applied.
+    /// @param chainId The L2 chain.
+    /// @param l1Block The L1 block.
+    /// @return The leader at that block (zero when nobody could lead).
+    function leaderAt(uint256 chainId, uint256 l1Block) public view returns (address) {
+        LeaderChange[] storage history = leaderHistory[chainId];
+        uint256 epoch = epochOf(l1Block);
+        uint256 low = 0;
+        uint256 high = history.length; // first entry with fromBlock > l1Block
+        while (low < high) {
+            uint256 middle = (low + high) / 2;
+            if (history[middle].fromBlock <= l1Block) low = middle + 1;
+            else high = middle;
+        }
+        if (low > 0 && history[low - 1].epoch == epoch) return history[low - 1].leader;
+        return _pick(chainId, epoch, 0);
+    }
+
+    /// @notice Number of entries in a chain's leader history.
+    function leaderHistoryLength(uint256 chainId) external view returns (uint256) {
+        return leaderHistory[chainId].length;
+    }
+
     /// @notice The chains whose schedule has started.
     function chains() external view returns (uint256[] memory) {
         return chainIds;
@@ -151,7 +183,7 @@ abstract contract EpochRegistry is ISequencerRegistry {
         ChainSchedule storage schedule = schedules[chainId];
         address previous = schedule.leader;
         schedule.leader = next;
-        epochLeader[chainId][schedule.epoch] = next;
+        leaderHistory[chainId].push(LeaderChange(uint64(block.number), schedule.epoch, next));
         if (previous != next) emit SequencerChanged(chainId, schedule.epoch, previous, next, reason);
     }
 

@@ -162,16 +162,14 @@ contract StakingRegistry is EpochRegistry {
         _slash(signerA, KIND_EQUIVOCATION);
     }
 
-    /// @notice Punish the leader of the epoch in which forced entry `index` passed its deadline unconsumed.
+    /// @notice Punish the validator that led when forced entry `index` reached its deadline unconsumed.
     /// @param chainId The L2 chain.
     /// @param index The forced-queue entry (consumed late, or recorded as forced on the Inbox).
     function slashCensorship(uint256 chainId, uint256 index) external {
         (bool late, uint256 deadline) = IForcedQueueRecord(inbox).lateness(chainId, index);
         if (!late) revert NotCensorship(index);
         if (censorshipPunished[chainId][index]) revert AlreadyPunished(index);
-        uint256 epoch = epochOf(deadline);
-        address culprit = epochLeader[chainId][epoch];
-        if (culprit == address(0)) culprit = _pick(chainId, epoch, 0); // nobody posted: the scheduled leader
+        address culprit = leaderAt(chainId, deadline);
         if (culprit == address(0)) revert NoCulprit();
         censorshipPunished[chainId][index] = true;
         _slash(culprit, KIND_CENSORSHIP);

@@ -226,6 +226,24 @@ contract StakingRegistryTest is SignerTest {
         registry.slashCensorship(901, 0);
     }
 
+    function testCensorshipBlamesTheLeaderAtTheDeadlineNotItsReplacement() public {
+        registry.syncEpoch(901); // epoch 10: blocks 100..109
+        inbox.setInclusionWindow(901, 3);
+        address censor = registry.sequencerFor(901, block.number);
+        inbox.forceInclude(901, hex"02"); // deadline 103
+        vm.roll(106);
+        registry.reportTimeout(901); // the silent censor is skipped within the same epoch
+        address replacement = registry.sequencerFor(901, block.number);
+        require(replacement != censor, "no skip");
+        assertEq(registry.leaderAt(901, 103), censor, "leader at the deadline");
+        assertEq(registry.leaderAt(901, 106), replacement, "leader after the skip");
+        inbox.forceInclusion(901);
+        registry.slashCensorship(901, 0);
+        (,,, bool censorJailed) = registry.validators(censor);
+        (,,, bool replacementJailed) = registry.validators(replacement);
+        require(censorJailed && !replacementJailed, "the wrong validator was slashed");
+    }
+
     function _slice(bytes memory data, uint256 start, uint256 length) private pure returns (bytes memory out) {
         out = new bytes(length);
         for (uint256 i = 0; i < length; i++) {
