@@ -47,8 +47,8 @@ from devnet.network import Devnet, rpc_call  # noqa: E402
 from toolkit.accounts import dev_accounts  # noqa: E402
 from toolkit.batch import Batch, BatchBlock, encode_batch  # noqa: E402
 from toolkit.l1.artifacts import load_artifact  # noqa: E402
-from toolkit.node.attestation import sign_digest  # noqa: E402
 from toolkit.rpc.ws_subscription import notifications  # noqa: E402
+from toolkit.sequencer.attestation import sign_digest  # noqa: E402
 
 L1_BLOCK_SECONDS = 1.0
 TIMEOUT_REASON = 4  # SequencerChangeReason.Timeout

@@ -33,7 +33,7 @@ from toolkit.batch import Batch, BatchBlock, encode_batch  # noqa: E402
 from toolkit.l1.artifacts import find_foundry_tool, load_artifact  # noqa: E402
 from toolkit.l2.chain_config import GenesisAccount, L2ChainConfig  # noqa: E402
 from toolkit.l2.executor import BlockAttributes, L2Executor  # noqa: E402
-from toolkit.node.batcher import MAX_BATCH_BYTES  # noqa: E402
+from toolkit.sequencer.batcher import MAX_BATCH_BYTES  # noqa: E402
 
 SENDERS = dev_accounts(10)
 

@@ -21,6 +21,7 @@ from devnet.network import Devnet, DevnetError, rpc_call
 from devnet.state import StateError, read_state, write_state
 from devnet.supervisor import ProcessFailed, pid_alive, stop_pid
 from toolkit.l1.artifacts import ArtifactError
+from toolkit.modes import MODES, mode_named
 
 console = Console()
 DEFAULT_CONFIG = Path("devnet.toml")
@@ -245,7 +246,7 @@ def collect_status(state: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         report["l1"].update(healthy=False, error=str(exc))
     report["chains"] = []
-    if state.get("mode") != "single" and report["l1"].get("healthy"):
+    if mode_named(state["mode"]).rotates and report["l1"].get("healthy"):
         report["schedule"] = _schedule(state, report["l1"]["head"])
     for chain in state.get("chains", []):
         chain_report: dict[str, Any] = {"chain_id": chain["chain_id"], "rpc": chain["rpc"], "nodes": []}
@@ -505,9 +506,7 @@ def sequencer_list(ctx: click.Context, as_json: bool) -> None:
         node = next(n for c in state["chains"] for n in c["nodes"] if n["name"] == entry["name"])
         row: dict[str, Any] = {"name": entry["name"], "address": entry["address"], "leader": entry["address"] == leader,
                                "process_alive": bool(node["pid"]) and pid_alive(int(node["pid"]))}
-        if state["registry"]["contract"] == "StakingRegistry":
-            stake, withdrawable_at, active, jailed = registry.functions.validators(entry["address"]).call()
-            row.update(stake_eth=stake / 10**18, active=active, jailed=jailed, unbonding_until=withdrawable_at or None)
+        row.update(mode_named(state["mode"]).validator_row(registry, entry["address"]))
         try:
             sync = rpc_call(node["rpc"], "rollup_syncStatus", timeout=2)
             row["blocks_built"] = sync.get("sequencing", {}).get("blocksBuilt")
@@ -577,8 +576,9 @@ def _staking_call(ctx: click.Context, name: str, function: str, value: int = 0) 
     from eth_account import Account
 
     state = _state(ctx)
-    if state["registry"]["contract"] != "StakingRegistry":
-        raise click.ClickException("staking exists in mode pos only")
+    if not mode_named(state["mode"]).stakes:
+        raise click.ClickException(f"mode {state['mode']} has no staking (modes with staking: "
+                                   f"{', '.join(name for name, m in MODES.items() if m.stakes)})")
     entry = next((s for s in state["sequencers"] if s["name"] == name), None)
     if entry is None:
         raise click.ClickException(f"no sequencer {name}: {[s['name'] for s in state['sequencers']]}")

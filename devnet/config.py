@@ -20,7 +20,7 @@ from typing import Any
 
 from eth_utils import is_address
 
-MODES = ("single", "committee", "pos")  # auction and shared come later
+from toolkit.modes import UnknownMode, mode_named
 
 
 class ConfigError(ValueError):
@@ -85,15 +85,17 @@ class DevnetConfig:
 
     @property
     def sequencer_count(self) -> int:
-        return 1 if self.mode == "single" else self.sequencers.count
+        return mode_named(self.mode).sequencer_count(self.sequencers.count)
 
     @property
     def state_file(self) -> Path:
         return self.state_dir / "state.json"
 
     def validate(self) -> DevnetConfig:
-        if self.mode not in MODES:
-            raise ConfigError(f"mode {self.mode!r} is not available; choose one of {', '.join(MODES)}")
+        try:
+            mode_named(self.mode)
+        except UnknownMode as exc:
+            raise ConfigError(str(exc)) from exc
         if self.l1.block_time <= 0:
             raise ConfigError("l1.block_time must be > 0 (epochs and deadlines count L1 blocks)")
         if self.l2.block_time < 0:

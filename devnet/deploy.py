@@ -11,21 +11,9 @@ from eth_utils import keccak, to_bytes
 from web3 import HTTPProvider, Web3
 
 from toolkit.l1.artifacts import load_artifact
-from toolkit.l1.client import REGISTRY_CONTRACTS
+from toolkit.modes import RegistrySettings, mode_named
 
 RECEIPT_TIMEOUT_SECONDS = 30
-ETHER = 10**18
-
-
-@dataclass(frozen=True)
-class RegistrySettings:
-    epoch_length: int = 32
-    liveness_timeout: int = 8  # L1 blocks without a batch before anyone may skip the leader
-    committee_threshold: int = 0  # M of N; 0 = a majority
-    min_stake_wei: int = ETHER
-    stake_wei: int = 10 * ETHER  # what each validator bonds at start
-    unbonding_delay: int = 10
-    reporter_share_bps: int = 1000
 
 
 @dataclass(frozen=True)
@@ -63,21 +51,11 @@ def deploy_contracts(
 
     admin = Account.from_key(admin_key).address
     operators = [Account.from_key(key).address for key in operator_keys]
-    registry_name = REGISTRY_CONTRACTS[mode]
+    sequencing = mode_named(mode)
+    registry_name = sequencing.registry_contract
     registry_artifact = load_artifact(registry_name)
     factory = w3.eth.contract(abi=registry_artifact["abi"], bytecode=registry_artifact["bytecode"])
-    if mode == "single":
-        constructor = factory.constructor(admin, settings.epoch_length)
-    elif mode == "committee":
-        threshold = settings.committee_threshold or len(operators) // 2 + 1
-        constructor = factory.constructor(
-            admin, settings.epoch_length, settings.liveness_timeout, operators, threshold
-        )
-    else:
-        constructor = factory.constructor(
-            admin, settings.epoch_length, settings.liveness_timeout, settings.min_stake_wei,
-            settings.unbonding_delay, settings.reporter_share_bps,
-        )
+    constructor = sequencing.registry_constructor(factory, admin, operators, settings)
     registry_address = _create_address(admin, w3.eth.get_transaction_count(admin, "pending"))
     send(admin_key, constructor.build_transaction({"gas": 5_000_000}))
     inbox_address = _create_address(admin, nonces[admin])
@@ -86,13 +64,7 @@ def deploy_contracts(
     send(admin_key, inbox_factory.constructor(registry_address, inclusion_window, forced_inclusion_fee)
          .build_transaction({"gas": 5_000_000}))
     registry = w3.eth.contract(address=registry_address, abi=registry_artifact["abi"])
-    if mode == "single":
-        send(admin_key, registry.functions.setSequencer(chain_id, operators[0]).build_transaction({"gas": 200_000}))
-    else:
-        send(admin_key, registry.functions.setInbox(inbox_address).build_transaction({"gas": 200_000}))
-    if mode == "pos":
-        for key in operator_keys:
-            send(key, registry.functions.stake().build_transaction({"value": settings.stake_wei, "gas": 300_000}))
+    sequencing.setup_registry(send, registry, inbox_address, chain_id, admin_key, operator_keys, settings)
     last_block = 0
     for tx_hash in hashes:
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_SECONDS, poll_latency=0.1)

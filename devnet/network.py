@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 READY_SECONDS = 60.0
 SEQUENCER_KEY_INDEX = 100  # operator keys come from the mnemonic past the users' dev accounts
+REPORTER_KEY_INDEX = 99  # the verifier's watchtower key
 ETHER = 10**18
 
 
@@ -82,8 +83,8 @@ class Devnet:
             ports = self._choose_ports()
             l1_url = self._start_anvil(ports["l1"])
             operators = [_derive_operator(i) for i in range(self.config.sequencer_count)]
-            for operator in operators:
-                rpc_call(l1_url, "anvil_setBalance", [operator.address, hex(1000 * ETHER)])
+            for account in [*operators, _derive_reporter()]:
+                rpc_call(l1_url, "anvil_setBalance", [account.address, hex(1000 * ETHER)])
             settings = self.config.sequencers
             deployment = deploy_contracts(
                 l1_url, dev_accounts(1)[0].private_key, self.config.mode, self.config.l2.chain_id,
@@ -176,11 +177,14 @@ class Devnet:
         for operator, name in zip(operators, self.sequencer_names, strict=True):
             self.node_configs[name] = NodeConfig(
                 name=name, role="sequencer", port=ports[name], private_key=operator.private_key,
+                data_dir=str(self.state_dir / "nodes" / name),
                 peers=tuple(url for other, url in urls.items() if other != name),
                 censored=tuple(self.config.nodes.censor), sequencer_url=urls["sequencer-0"], **common,
             )
         self.node_configs["verifier-0"] = NodeConfig(
-            name="verifier-0", role="verifier", port=ports["verifier-0"], sequencer_url=urls["sequencer-0"], **common
+            name="verifier-0", role="verifier", port=ports["verifier-0"], sequencer_url=urls["sequencer-0"],
+            data_dir=str(self.state_dir / "nodes" / "verifier-0"), reporter_key=_derive_reporter().private_key,
+            **common,
         )
         for name in self.node_configs:
             self.start_node(name)
@@ -254,6 +258,7 @@ class Devnet:
                     "name": name,
                     "role": node_config.role,
                     "address": Account.from_key(node_config.private_key).address if node_config.private_key else None,
+                    "reporter": Account.from_key(node_config.reporter_key).address if node_config.reporter_key else None,
                     "rpc": url,
                     "ws": url.replace("http://", "ws://"),
                     "pid": self.processes[name].pid,
@@ -306,6 +311,11 @@ class Devnet:
 
 def _derive_operator(index: int) -> DevAccount:
     return _derive("test test test test test test test test test test test junk", SEQUENCER_KEY_INDEX + index)
+
+
+def _derive_reporter() -> DevAccount:
+    """The L1 key the verifier's watchtower reports slashing evidence with (funded at start)."""
+    return _derive("test test test test test test test test test test test junk", REPORTER_KEY_INDEX)
 
 
 def _genesis_hash(chain: L2ChainConfig) -> bytes:

@@ -19,7 +19,7 @@ from tests.test_e2e_rotation import l1_changes
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
 from toolkit.l1.artifacts import load_artifact
-from toolkit.node.attestation import sign_digest
+from toolkit.sequencer.attestation import sign_digest
 
 ACCOUNTS = dev_accounts(10)
 REPORTER = ACCOUNTS[9]
@@ -47,6 +47,18 @@ def error_name(exc: ContractCustomError, contract: Any) -> str:
             if exc.data[2:10] == Web3.keccak(text=signature)[:4].hex():
                 return item["name"]
     return exc.data
+
+
+def wait_for_slash(network: Devnet, registry: Any, validator: str, from_block: int, kind: int) -> Any:
+    """The Slashed event of `validator` since `from_block`, reported by a node that is not the culprit."""
+    reporters = {s["address"] for s in network.state["sequencers"]} | {
+        n["reporter"] for n in network.state["chains"][0]["nodes"] if n.get("reporter")}
+    events = wait_for(lambda: [e["args"] for e in registry.events.Slashed.get_logs(from_block=from_block)
+                               if e["args"]["validator"] == validator],
+                      timeout=30, what=f"a watchtower to get {validator} slashed")
+    slashed = events[0]
+    assert slashed["kind"] == kind and slashed["reporter"] in reporters - {validator}, slashed
+    return slashed
 
 
 def leader_node(network: Devnet) -> tuple[str, dict[str, str]]:
@@ -128,21 +140,30 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
         # The subscriber has seen the unsafe head that the slash is about to drop.
         wait_for(lambda: any(int(h["number"], 16) >= unsafe_before["number"] for h in heads.notices),
                  timeout=10, what="newHeads to announce the unsafe head")
-        receipt = send(l1, REPORTER.private_key, registry.functions.slashEquivocation(
-            901, proof["number"], first["blockHash"], first["signature"], second["blockHash"], second["signature"]))
-        slashed = registry.events.Slashed().process_receipt(receipt, errors=DISCARD)[0]["args"]
-        assert slashed["validator"] == culprit["address"] and slashed["reporter"] == REPORTER.address
+        # No test code submits the evidence: the nodes' watchtowers saw both blocks and report them.
+        slashed = wait_for_slash(network, registry, culprit["address"], start, kind=0)
         stake, _, active, jailed = registry.functions.validators(culprit["address"]).call()
         assert (stake, active, jailed) == (0, False, True)
-        assert registry.functions.rewards(REPORTER.address).call() == slashed["reward"] > 0
+        assert registry.functions.rewards(slashed["reporter"]).call() >= slashed["reward"] > 0
+        evidence = [e for n in network.state["chains"][0]["nodes"]
+                    for e in (rpc_call(n["rpc"], "rollup_syncStatus")["watchtower"] or [])
+                    if n["name"] != name]
+        assert any(e["kind"] == "equivocation" and e["validator"] == culprit["address"]
+                   and e["number"] == proof["number"] for e in evidence), evidence
         changes = l1_changes(network, start)
         assert changes[-1]["reason"] == "slashed" and changes[-1]["previous"] == culprit["address"]
-        # Every node dropped the slashed leader's unsafe blocks and follows the new leader.
-        status = wait_for(lambda: (s := rpc_call(verifier_url, "rollup_syncStatus"))["reorgs"] > reorgs_before and s,
-                          timeout=20, what="the verifier to drop the slashed leader's unsafe blocks")
-        assert status["safeL2"]["number"] <= unsafe_before["number"]
-        new_name, _ = leader_node(network)
-        assert new_name != name
+        # Every node follows the new leader and dropped the slashed leader's unsafe blocks.
+        wait_for(lambda: leader_node(network)[0] != name, timeout=20, what="the verifier to follow the new leader")
+
+        def unsafe_signers() -> set[str]:
+            status = rpc_call(verifier_url, "rollup_syncStatus")
+            numbers = range(status["safeL2"]["number"] + 1, status["unsafeL2"]["number"] + 1)
+            signatures = [rpc_call(verifier_url, "rollup_getBlockSignature", [hex(n)]) for n in numbers]
+            return {s["signer"] for s in signatures if s}
+
+        wait_for(lambda: culprit["address"] not in unsafe_signers(), timeout=20,
+                 what="the verifier to drop the unsafe blocks the slashed leader signed")
+        assert rpc_call(verifier_url, "rollup_syncStatus")["reorgs"] > reorgs_before
         target = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]["number"] + 3
         verifier = Web3(HTTPProvider(verifier_url))
         wait_for(lambda: safe_number(verifier) >= target, timeout=60, what="the chain to go on under the new leader")
@@ -160,6 +181,7 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
 def test_censoring_leader_is_slashed(network: Devnet) -> None:
     l1, registry, inbox = contracts(network)
     name, culprit = leader_node(network)
+    start = l1.eth.block_number
     rpc_call(network.node_url(name), "devnet_setIgnoreForced", [True])
     tx = {"type": 2, "chainId": 901, "nonce": 0, "to": ACCOUNTS[8].address, "value": 5, "gas": 21_000,
           "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
@@ -171,9 +193,12 @@ def test_censoring_leader_is_slashed(network: Devnet) -> None:
     late, deadline = wait_for(lambda: (r := inbox.functions.lateness(901, handle.index).call())[0] and r,
                               timeout=30, what="L1 to record the entry as late")
     assert late and deadline == handle.deadline
-    receipt = send(l1, REPORTER.private_key, registry.functions.slashCensorship(901, handle.index))
-    slashed = registry.events.Slashed().process_receipt(receipt, errors=DISCARD)[0]["args"]
-    assert slashed["validator"] == culprit["address"] and slashed["kind"] == 1
+    # The watchtowers report it; no test code submits the evidence.
+    slashed = wait_for_slash(network, registry, culprit["address"], start, kind=1)
+    assert slashed["validator"] == culprit["address"]
+    with pytest.raises(ContractCustomError) as error:  # a second report of the same evidence is refused
+        registry.functions.slashCensorship(901, handle.index).estimate_gas({"from": REPORTER.address})
+    assert error_name(error.value, registry) == "Jailed"
     assert culprit["address"] not in registry.functions.activeValidators().call()
 
 

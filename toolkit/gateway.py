@@ -32,6 +32,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from toolkit.l1.client import L1Client
+from toolkit.modes import mode_named
 
 log = logging.getLogger("toolkit.gateway")
 
@@ -62,7 +63,8 @@ class GatewayConfig:
 class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.l1 = L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address, config.mode)
+        self.l1 = L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address,
+                           mode_named(config.mode).registry_contract)
         self.leader_url: str | None = None
         self.healthy: dict[str, bool] = {url: False for url in config.nodes.values()}
         self.session: aiohttp.ClientSession | None = None

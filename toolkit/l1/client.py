@@ -52,9 +52,6 @@ class BatchRejected(Exception):
     """L1 refused a batch: the revert reason (a custom error name) is in the message."""
 
 
-REGISTRY_CONTRACTS = {"single": "SequencerRegistry", "pos": "StakingRegistry", "committee": "CommitteeRegistry"}
-
-
 @dataclass(frozen=True)
 class Schedule:
     """The registry's record of a chain's current epoch (decentralised modes)."""
@@ -75,36 +72,18 @@ def batch_digest(chain_id: int, first: int, last: int, forced_end: int, data: by
 
 
 class L1Client:
-    def __init__(self, rpc_url: str, inbox_address: str, registry_address: str, mode: str = "single") -> None:
+    """Raw L1 reads and writes for one devnet; `registry_contract` names the mode's registry ABI."""
+
+    def __init__(self, rpc_url: str, inbox_address: str, registry_address: str, registry_contract: str) -> None:
         self.rpc_url = rpc_url
-        self.mode = mode
         self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
         self.inbox = self.w3.eth.contract(
             address=to_checksum_address(inbox_address), abi=load_artifact("Inbox")["abi"]
         )
         self.registry = self.w3.eth.contract(
-            address=to_checksum_address(registry_address), abi=load_artifact(REGISTRY_CONTRACTS[mode])["abi"]
+            address=to_checksum_address(registry_address), abi=load_artifact(registry_contract)["abi"]
         )
         self._hash_cache: dict[int, L1Block] = {}
-
-    async def validator_set(self, chain_id: int, l1_block: int) -> list[str]:
-        """Who may sign L2 blocks and attest batches in this mode."""
-        if self.mode == "pos":
-            return list(await self.registry.functions.activeValidators().call())
-        if self.mode == "committee":
-            return list(await self.registry.functions.committee().call())
-        return [await self.sequencer_for(chain_id, l1_block)]
-
-    async def schedule(self, chain_id: int) -> Schedule | None:
-        if self.mode == "single":
-            return None
-        started, epoch, skips, last_activity, leader = await self.registry.functions.schedules(chain_id).call()
-        return Schedule(bool(started), int(epoch), int(skips), int(last_activity), leader)
-
-    async def liveness_timeout(self) -> int | None:
-        if self.mode == "single":
-            return None
-        return int(await self.registry.functions.livenessTimeout().call())
 
     async def sequencer_changes(self, chain_id: int, first_block: int, last_block: int) -> list[dict[str, Any]]:
         events = await self.registry.events.SequencerChanged.get_logs(

@@ -8,13 +8,13 @@ import logging
 from aiohttp import web
 
 from toolkit.l1.client import batch_digest
-from toolkit.node.attestation import AttestationRefused, check_batch_matches_chain, sign_digest
 from toolkit.node.gossip import GossipRejected
 from toolkit.node.node import L2Node
 from toolkit.rpc.eth_api import EthApi
 from toolkit.rpc.rollup_api import RollupApi
 from toolkit.rpc.server import MAX_BODY_BYTES, JsonRpcServer
 from toolkit.rpc.subscriptions import subscription_factory
+from toolkit.sequencer.attestation import AttestationRefused, check_batch_matches_chain, sign_digest
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def build_app(node: L2Node) -> web.Application:
     eth = EthApi(node)
     node.on_pending_transaction.append(eth.filters.note_pending)
-    methods = {**eth.methods(), **RollupApi(node, node.config.mode).methods()}
+    methods = {**eth.methods(), **RollupApi(node, node.mode.name, eth._header_or_none).methods()}
     rpc = JsonRpcServer(methods, subscription_factory(node.events, eth.logs_of_block))
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     rpc.add_routes(app)

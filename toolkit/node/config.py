@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.l2.chain_config import L2ChainConfig
+from toolkit.modes import UnknownMode, mode_named
 
 
 class NodeConfigError(ValueError):
@@ -34,8 +35,11 @@ class NodeConfig:
     batch_compression: str = "zlib"
     l1_poll_seconds: float = 0.25
     censored: tuple[str, ...] = field(default_factory=tuple)
-    mode: str = "single"  # single | committee | pos: which registry the L1 holds
+    mode: str = "single"  # a name from toolkit.modes.MODES: which registry the L1 holds
     validator_urls: dict[str, str] = field(default_factory=dict)  # keyed node address -> its base URL
+    data_dir: str | None = None  # where the node keeps its signing journal (slashing protection)
+    watchtower: bool = True  # report slashable evidence to L1 (modes that slash)
+    reporter_key: str | None = None  # L1 key a keyless node (verifier) reports evidence with
 
     def __post_init__(self) -> None:
         if self.role not in ("sequencer", "verifier"):
@@ -46,8 +50,10 @@ class NodeConfig:
             raise NodeConfigError("block_time must be >= 0")
         if self.batch_max_blocks < 1:
             raise NodeConfigError("batch_max_blocks must be >= 1")
-        if self.mode not in ("single", "committee", "pos"):
-            raise NodeConfigError(f"mode must be single, committee or pos, not {self.mode!r}")
+        try:
+            mode_named(self.mode)
+        except UnknownMode as exc:
+            raise NodeConfigError(str(exc)) from exc
         if self.batch_compression not in ("zlib", "brotli", "none"):
             raise NodeConfigError("batch_compression must be zlib, brotli or none")
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
 from toolkit.l2.executor import BlockExecutionError
 from toolkit.l2.signed_block import SignedBlock
+from toolkit.modes import LeaderView
 from toolkit.node.chain_state import ChainState
 
 log = logging.getLogger(__name__)
@@ -44,8 +46,9 @@ class GossipPublisher:
         for dropped in [n for n in self.signed_blocks if n >= number]:
             del self.signed_blocks[dropped]
 
-    def publish(self, block: SignedBlock) -> None:
-        self.remember(block)
+    def publish(self, block: SignedBlock, remember: bool = True) -> None:
+        if remember:
+            self.remember(block)
         message = {"from": self.own_url, "block": block.to_json()}
         for peer in self.peers:
             task = asyncio.ensure_future(self._send(peer, message))
@@ -73,8 +76,10 @@ class GossipReceiver:
     def __init__(self, chain_id: int, state: ChainState) -> None:
         self.chain_id = chain_id
         self.state = state
-        self.allowed_signers: set[str] = set()  # lower-case addresses L1 lets sign blocks; refreshed by the node
-        self.current_leader: str | None = None  # only the leader's blocks may replace ours at a height
+        # the node's current view of who leads (one L1 snapshot): who may sign, whose block may replace ours
+        self.view: Callable[[], LeaderView | None] = lambda: None
+        self.on_seen: list[Callable[[SignedBlock, str], None]] = []  # every validly signed block (watchtower)
+        self.on_signed: list[Callable[[SignedBlock, str], None]] = []  # every block adopted, with its signer
         self.accepted = 0
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
@@ -90,14 +95,23 @@ class GossipReceiver:
                 await self._sync_from(source, block)
             return self._accept(block)
 
-    def _accept(self, block: SignedBlock) -> str:
+    def accept_own(self, block: SignedBlock) -> str:
+        """Adopt one of our own signed blocks (journal replay after a restart) as if gossiped."""
+        return self._accept(block, own=True)
+
+    def _accept(self, block: SignedBlock, own: bool = False) -> str:
         if block.chain_id != self.chain_id:
             raise GossipRejected(f"block for chain {block.chain_id}")
         signer = block.signer()
-        if signer.lower() not in self.allowed_signers:
+        view = self.view()
+        if not own and (view is None or not view.may_sign(signer)):
             raise GossipRejected(f"block {block.number} signed by {signer}, who may not sequence")
+        for listener in self.on_seen:
+            listener(block, signer)
         executor = self.state.executor
         if executor.canonical_hash(block.number) == block.block_hash:
+            for listener in self.on_signed:
+                listener(block, signer)
             return "known"
         if block.number <= self.state.safe_number:
             raise GossipRejected(f"block {block.number} conflicts with the safe chain")
@@ -105,7 +119,7 @@ class GossipReceiver:
         if parent is None or not executor.is_canonical(block.parent_hash):
             raise GossipRejected(f"block {block.number}: unknown parent")
         replaces = block.number <= self.state.unsafe_number
-        if replaces and (self.current_leader is None or signer.lower() != self.current_leader.lower()):
+        if replaces and (own or view is None or not view.leads(signer)):
             raise GossipRejected(f"block {block.number} competes with ours and {signer} is not the leader")
         queue = self.state.forced_queue
         if block.attributes.forced_end > len(queue.entries):
@@ -125,6 +139,8 @@ class GossipReceiver:
         if block.number <= self.state.unsafe_number:
             self.state.rewind_unsafe(block.number - 1)
         self.state.extend_unsafe(executed)
+        for listener in self.on_signed:
+            listener(block, signer)
         self.accepted += 1
         return "accepted"
 

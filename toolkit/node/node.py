@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,17 +22,22 @@ from eth_utils import to_checksum_address
 from toolkit.derivation import Derivation
 from toolkit.l1.client import L1Block, L1Client
 from toolkit.l2.executor import BlockAttributes, L2Executor
+from toolkit.l2.signed_block import SignedBlock
 from toolkit.l2.transactions import InvalidTransaction
 from toolkit.l2.txpool import TxPool
-from toolkit.node.attestation import collect_attestations
-from toolkit.node.batcher import Batcher
-from toolkit.node.block_builder import BlockBuilder
+from toolkit.modes import mode_named
+from toolkit.node.block_signatures import BlockSignatures
 from toolkit.node.chain_state import ChainState
 from toolkit.node.config import NodeConfig
 from toolkit.node.gossip import GossipPublisher, GossipReceiver
-from toolkit.node.leadership import Leadership
 from toolkit.rpc.errors import SERVER_ERROR, RpcError
 from toolkit.rpc.events import BlockEvent, ChainEvents, NoticeEvent
+from toolkit.sequencer.attestation import collect_attestations
+from toolkit.sequencer.batcher import Batcher
+from toolkit.sequencer.block_builder import BlockBuilder
+from toolkit.sequencer.leadership import Leadership
+from toolkit.sequencer.signing_guard import DoubleSignRefused, SigningGuard
+from toolkit.sequencer.watchtower import Watchtower
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +51,26 @@ class L2Node:
         self.executor = L2Executor(config.chain)
         self.events = ChainEvents()
         self.state = ChainState(self.executor, self.events)
-        self.l1 = L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address, config.mode)
+        self.mode = mode_named(config.mode)
+        self.l1 = L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address,
+                           self.mode.registry_contract)
         self.derivation = Derivation(self.chain_id, self.state, self.l1, config.l1_start_block)
+        self.signatures = BlockSignatures()
         self.receiver = GossipReceiver(self.chain_id, self.state)
+        self.receiver.on_signed.append(self.signatures.add)
         self.l1_head: L1Block | None = None
         self.address = Account.from_key(config.private_key).address if config.private_key else None
         self.leadership = Leadership(
-            self.chain_id, config.mode, self.l1, self.state, self.address, config.private_key,
-            dict(config.validator_urls),
+            self.chain_id, self.mode, self.l1, self.state, self.signatures, self.address, config.private_key,
+            dict(config.validator_urls), config.l1_start_block,
         )
+        self.watchtower: Watchtower | None = None
+        if self.mode.stakes and config.watchtower:
+            self.watchtower = Watchtower(self.chain_id, self.l1, config.private_key or config.reporter_key,
+                                         self.address)
+            self.receiver.on_seen.append(self.watchtower.observe)
+        self.receiver.view = lambda: self.leadership.view
+        self.guard: SigningGuard | None = None
         self.started_at = time.time()
         self.pool: TxPool | None = None
         self.builder: BlockBuilder | None = None
@@ -63,6 +80,8 @@ class L2Node:
         if config.role == "sequencer":
             assert config.private_key is not None
             self.pool = TxPool(self.executor, censored={to_checksum_address(c) for c in config.censored})
+            journal = Path(config.data_dir) / f"signed-blocks-{self.chain_id}.jsonl" if config.data_dir else None
+            self.guard = SigningGuard(journal)
             self.builder = BlockBuilder(self.chain_id, self.state, self.pool, config.private_key)
             self.batcher = Batcher(
                 self.chain_id, self.state, self.l1, config.private_key,
@@ -71,7 +90,7 @@ class L2Node:
             self.publisher = GossipPublisher(self.url, config.peers)
             self.state.on_reorg(self.publisher.forget_from)
             self.batcher.on_forced_overdue = self._include_overdue_entries
-            if config.mode != "single":
+            if self.mode.attests:
                 self.batcher.attest = self._attest
         if self.pool is not None:
             self.events.listen(self._keep_pool_in_step)
@@ -163,6 +182,8 @@ class L2Node:
         if self.builder.ignore_forced:
             log.warning("L1 refused a batch that skips an overdue forced entry: including forced entries again")
         self.builder.ignore_forced = False
+        if self.guard is not None:
+            self.guard.release_above(self.chain_id, self.state.safe_number, "L1 refused our batch: ForcedTxOverdue")
         self.state.rewind_unsafe(self.state.safe_number)
 
     def set_censored(self, addresses: list[str]) -> list[str]:
@@ -179,17 +200,11 @@ class L2Node:
         return enabled
 
     def sequencer_info(self) -> dict[str, Any]:
-        leadership = self.leadership
-        single = self.config.mode == "single"
-        return {
-            "sequencer": leadership.leader,
-            "epoch": leadership.epoch,
-            "epochLength": leadership.epoch_length,
-            "nextHandoffL1Block": None if single else (leadership.epoch + 1) * leadership.epoch_length,
-            "validators": leadership.validators,
-            "upcoming": [] if single else leadership.upcoming(),
-            "recentChanges": leadership.changes[-10:],
-        }
+        return self.leadership.sequencer_info()
+
+    def block_signature(self, block_hash: bytes) -> dict[str, Any] | None:
+        signature = self.signatures.by_hash(block_hash)
+        return signature.to_json() if signature is not None else None
 
     def equivocate(self) -> dict[str, Any]:
         """Sign a second block at the head's height (test hook for equivocation slashing)."""
@@ -200,6 +215,8 @@ class L2Node:
         if original is None:
             raise RpcError(SERVER_ERROR, "no signed block at the head yet")
         conflicting = self.builder.conflicting_block(head)
+        # a real equivocator shows the second block to its peers: the watchtowers see both
+        self.publisher.publish(conflicting, remember=False)
         return {"chainId": self.chain_id, "number": head.block_number,
                 "blocks": [original.to_json(), conflicting.to_json()]}
 
@@ -220,6 +237,10 @@ class L2Node:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.receiver.close()
         await self.leadership.close()
+        if self.watchtower is not None:
+            await self.watchtower.close()
+        if self.guard is not None:
+            self.guard.close()
         if self.publisher is not None:
             await self.publisher.close()
         if self._http is not None:
@@ -230,10 +251,11 @@ class L2Node:
             try:
                 more = await self.derivation.step()
                 self.l1_head = await self.l1.head()
-                await self.leadership.observe(self.l1_head, self.config.l1_start_block, self.pool)
-                self.receiver.allowed_signers = {v.lower() for v in self.leadership.validators}
-                self.receiver.current_leader = self.leadership.leader
+                await self.leadership.observe(self.l1_head)
+                if self.watchtower is not None:
+                    await self.watchtower.check_censorship(len(self.state.forced_queue.entries))
                 if not more and not self.ready.is_set():
+                    self._replay_own_blocks()
                     self.ready.set()
                     log.info("node %s caught up with L1 at block %d", self.config.name, self.l1_head.number)
             except asyncio.CancelledError:
@@ -245,7 +267,7 @@ class L2Node:
                 await asyncio.sleep(self.config.l1_poll_seconds)
 
     async def _build_loop(self) -> None:
-        assert self.builder is not None and self.publisher is not None and self.pool is not None
+        assert self.builder is not None and self.pool is not None
         await self.ready.wait()
         while True:
             if not self.leadership.is_leader:
@@ -259,18 +281,66 @@ class L2Node:
             else:
                 next_tick = self.executor.head.timestamp + self.config.block_time
                 await asyncio.sleep(max(0.0, next_tick - time.time()))
-            origin = self.derivation.latest_l1
-            if origin is None:
-                continue
             try:
-                signed = self.builder.build(origin)
+                built = await self._build_one()
+            except asyncio.CancelledError:
+                raise
             except Exception:
                 log.exception("building a block failed")
-                await asyncio.sleep(self.config.block_time or 0.1)
-                continue
-            self.publisher.publish(signed)
-            if self.config.block_time == 0 and self.pool.executable():
+                built = False
+            if not built:
+                await asyncio.sleep(self.config.block_time or self.config.l1_poll_seconds)
+            elif self.config.block_time == 0 and self.pool.executable():
                 self._tx_arrived.set()
+
+    async def _build_one(self) -> bool:
+        """Build, sign and publish one block, re-checking on L1 that we lead before each step."""
+        assert self.builder is not None and self.publisher is not None and self.guard is not None
+        view = await self.leadership.refresh()  # right before building
+        origin = self.derivation.latest_l1
+        if view is None or not view.leads(self.address) or origin is None:
+            return False
+        executed = self.builder.prepare(origin)
+        view = await self.leadership.refresh()  # and right before signing
+        if view is None or not view.leads(self.address):
+            log.info("lost the lead while building block %d: not signing it", executed.number)
+            return False
+        if bytes(self.executor.head.hash) != bytes(executed.block.header.parent_hash):
+            return False  # the head moved while we asked L1 (a block from the leader arrived)
+        assert self.config.private_key is not None
+        try:
+            signed = self.guard.sign(
+                self.chain_id, executed.number, executed.hash,
+                lambda: SignedBlock.create(self.chain_id, executed, self.config.private_key),
+            )
+        except DoubleSignRefused as exc:
+            log.error("not building: %s (the chain waits for another leader or our old block)", exc)
+            return False
+        self.builder.commit(executed)
+        self._note_signed(signed)
+        self.publisher.publish(signed)
+        return True
+
+    def _note_signed(self, block: SignedBlock) -> None:
+        assert self.address is not None
+        self.signatures.add(block, self.address)
+        if self.watchtower is not None:
+            self.watchtower.observe(block, self.address)
+
+    def _replay_own_blocks(self) -> None:
+        """After a restart: adopt the blocks we signed before (journal) that extend our chain, so we
+        never build those heights anew."""
+        if self.guard is None:
+            return
+        for block in self.guard.signed_above(self.chain_id, self.state.unsafe_number):
+            try:
+                outcome = self.receiver.accept_own(block)
+            except Exception as exc:
+                log.info("own signed block %d from the journal does not extend our chain: %s", block.number, exc)
+                return
+            if self.publisher is not None:
+                self.publisher.remember(block)
+            log.info("replayed own signed block %d from the journal (%s)", block.number, outcome)
 
     async def _batch_loop(self) -> None:
         assert self.batcher is not None
@@ -318,6 +388,7 @@ class L2Node:
                 for b in self.derivation.skipped[-20:]
             ],
             "reorgs": self.state.reorg_count,
+            "watchtower": self.watchtower.evidence[-20:] if self.watchtower is not None else None,
             "ready": self.ready.is_set(),
         }
         if self.batcher is not None and self.builder is not None and self.pool is not None:
@@ -331,6 +402,7 @@ class L2Node:
                 "censored": sorted(self.pool.censored),
                 "ignoreForced": self.builder.ignore_forced,
                 "leading": self.leadership.is_leader,
-                "forwardedAtHandoff": self.leadership.forwarded,
+                "signedHeights": len(self.guard.signed_above(self.chain_id, self.state.safe_number))
+                if self.guard is not None else 0,
             }
         return status

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
+
+from eth.abc import BlockHeaderAPI
 
 from toolkit.rpc import params as p
 from toolkit.rpc.errors import invalid_params
@@ -26,17 +29,23 @@ class RollupNodeView(Protocol):
 
     def equivocate(self) -> dict[str, Any]: ...
 
+    def block_signature(self, block_hash: bytes) -> dict[str, Any] | None: ...
+
 
 class RollupApi:
-    def __init__(self, node: RollupNodeView, mode: str = "single") -> None:
+    def __init__(
+        self, node: RollupNodeView, mode: str, header_of: Callable[[Any], BlockHeaderAPI | None]
+    ) -> None:
         self.node = node
         self.mode = mode
+        self.header_of = header_of  # a block tag / number / EIP-1898 object -> canonical header or None
 
     def methods(self) -> dict[str, Handler]:
         return {
             "rollup_syncStatus": self.rollup_syncStatus,
             "rollup_sequencer": self.rollup_sequencer,
             "rollup_forcedQueue": self.rollup_forcedQueue,
+            "rollup_getBlockSignature": self.rollup_getBlockSignature,
             "devnet_setCensored": self.devnet_setCensored,
             "devnet_setIgnoreForced": self.devnet_setIgnoreForced,
             "devnet_equivocate": self.devnet_equivocate,
@@ -51,6 +60,20 @@ class RollupApi:
     async def rollup_forcedQueue(self, params: list[Any]) -> list[dict[str, Any]]:
         """Every forced entry: queued, overdue, included (L2 block, safe or not) or skipped (reason)."""
         return self.node.forced_queue_status()
+
+    async def rollup_getBlockSignature(self, params: list[Any]) -> dict[str, Any] | None:
+        """{number, blockHash, signer, signature} of the sequencer signature this node holds for a
+        block (by number, tag or hash); null for a block nobody signed (made by derivation) or unknown."""
+        p.expect_count(params, 1)
+        target = p.arg(params, 0, "numberOrHash")
+        if isinstance(target, str) and len(target) == 66:
+            block_hash = p.hex_bytes(target, "blockHash", 32)
+        else:
+            header = self.header_of(target)
+            if header is None:
+                return None
+            block_hash = bytes(header.hash)
+        return self.node.block_signature(block_hash)
 
     async def devnet_setCensored(self, params: list[Any]) -> list[str]:
         """Test control: the sequencer leaves out every transaction from these L2 senders."""

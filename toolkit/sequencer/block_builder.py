@@ -1,4 +1,6 @@
-"""The leader's block production: mempool -> L2 block, signed and handed to gossip.
+"""The leader's block production: mempool -> L2 block (`prepare`), adopted once signed (`commit`).
+
+The node signs between the two, through the signing guard, after re-checking on L1 that it leads.
 
 Timestamps are wall-clock seconds, at least one past the parent. The L1 origin is the newest L1
 block derivation has processed (so the forced queue is known up to it), never older than the
@@ -70,7 +72,8 @@ class BlockBuilder:
             return False
         return to_checksum_address(sender) in self.pool.censored
 
-    def build(self, l1_head: L1Block) -> SignedBlock:
+    def prepare(self, l1_head: L1Block) -> ExecutedBlock:
+        """Execute the next block on the head (no side effects: `commit` adopts it once it is signed)."""
         executor = self.state.executor
         parent = executor.head
         parent_attributes = BlockAttributes.from_header(parent)
@@ -86,14 +89,16 @@ class BlockBuilder:
             forced_start=start,
             forced_end=self.forced_end(start, origin_number),
         )
-        executed = executor.execute_block(
+        return executor.execute_block(
             parent, attributes, self.pool.executable(), strict=False,
             forced_transactions=self.queue.raws(attributes.forced_start, attributes.forced_end),
         )
+
+    def commit(self, executed: ExecutedBlock) -> None:
+        """Adopt a prepared (and signed) block as the new unsafe head; settle the pool."""
         self.state.extend_unsafe(executed)
         self._settle_pool(executed)
         self.blocks_built += 1
-        return SignedBlock.create(self.chain_id, executed, self.private_key)
 
     def conflicting_block(self, head: BlockHeaderAPI) -> SignedBlock:
         """A different block at `head`'s height, signed but never adopted (test hook: equivocation)."""

@@ -1,0 +1,1 @@
+"""The sequencer role: leadership, block building and signing, batches, attestations, mempool handoff, watchtower."""
