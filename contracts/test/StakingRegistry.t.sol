@@ -7,6 +7,7 @@ import {EpochRegistry} from "../src/EpochRegistry.sol";
 import {StakingRegistry} from "../src/StakingRegistry.sol";
 import {CommitteeRegistry} from "../src/CommitteeRegistry.sol";
 import {ISequencerRegistry} from "../src/ISequencerRegistry.sol";
+import {RegistryBase} from "../src/RegistryBase.sol";
 
 abstract contract SignerTest is CheatTest {
     uint256[3] internal keys = [uint256(0xA1), uint256(0xB2), uint256(0xC3)];
@@ -285,6 +286,25 @@ contract CommitteeRegistryTest is SignerTest {
         vm.prank(leader);
         inbox.postBatch(901, 1, 1, 0, hex"0101", enough);
         assertEq(inbox.batchCount(901), 1, "posted");
+    }
+
+    function testAdminRulesComeFromTheSharedBase() public {
+        address[] memory operators = registry.committee();
+        vm.expectRevert(abi.encodeWithSelector(RegistryBase.InvalidParameter.selector));
+        new CommitteeRegistry(address(this), 0, 5, operators, 2);
+        vm.expectRevert(abi.encodeWithSelector(RegistryBase.InvalidParameter.selector));
+        new CommitteeRegistry(address(0), 10, 5, operators, 2);
+        CommitteeRegistry fresh = new CommitteeRegistry(address(this), 10, 5, operators, 2);
+        vm.prank(address(0xBAD));
+        vm.expectRevert(abi.encodeWithSelector(RegistryBase.NotAdmin.selector, address(0xBAD)));
+        fresh.setInbox(address(inbox));
+        vm.expectEmit(false, false, false, true);
+        emit RegistryBase.AdminRenounced(address(this));
+        fresh.renounceAdmin();
+        assertEq(fresh.admin(), address(0), "admin gone");
+        vm.expectRevert(abi.encodeWithSelector(RegistryBase.NotAdmin.selector, address(this)));
+        fresh.setInbox(address(inbox));
+        assertEq(fresh.epochOf(25), 2, "epoch");
     }
 
     function testOnlyInboxReportsBatches() public {
