@@ -13,11 +13,15 @@ import {SequencerChangeReason} from "./SequencerChangeReason.sol";
 ///      leader is `_pick(chainId, epoch, skips)`. The recorded leader of the current epoch is
 ///      authoritative once `syncEpoch` ran; before that, and for future epochs, the rule is
 ///      applied to the current set (so a stake change can change a future schedule).
+///      Block signatures are domain-separated by the L1 chain and the Inbox this registry is bound
+///      to (`blockSigningDigest`), so a signature made on one devnet is no evidence on another.
 abstract contract EpochRegistry is RegistryBase {
     /// @notice The caller is not the Inbox.
     error NotInbox(address caller);
     /// @notice The Inbox is already set.
     error InboxAlreadySet();
+    /// @notice The Inbox is not set yet, so block signatures have no domain.
+    error InboxNotSet();
     /// @notice The leader posted recently enough; no timeout yet.
     error LeaderAlive(uint256 lastActivity, uint256 timeoutAt);
     /// @notice Not enough valid attestations.
@@ -36,7 +40,7 @@ abstract contract EpochRegistry is RegistryBase {
         address leader;
     }
 
-    /// @notice The Inbox allowed to call onBatch.
+    /// @notice The Inbox allowed to call onBatch; part of the block-signing domain.
     address public inbox;
     /// @notice L1 blocks without a batch after which anyone may skip the leader.
     uint256 public immutable livenessTimeout;
@@ -68,6 +72,20 @@ abstract contract EpochRegistry is RegistryBase {
         if (inbox_ == address(0)) revert InvalidParameter();
         inbox = inbox_;
         emit InboxSet(inbox_);
+    }
+
+    /// @notice What a sequencer signs for an L2 block (raw digest, no EIP-191 prefix):
+    ///         keccak256(abi.encode(uint256 block.chainid, address inbox, uint256 chainId, uint256 number,
+    ///         bytes32 blockHash)). The L1 chain id and the Inbox make a signature valid on this
+    ///         deployment only. Reverts with `InboxNotSet` before `setInbox`.
+    /// @param chainId The L2 chain.
+    /// @param number The L2 block number.
+    /// @param blockHash The L2 block hash.
+    /// @return The digest to sign, or to recover a block signature from.
+    function blockSigningDigest(uint256 chainId, uint256 number, bytes32 blockHash) public view returns (bytes32) {
+        address boundInbox = inbox;
+        if (boundInbox == address(0)) revert InboxNotSet();
+        return keccak256(abi.encode(block.chainid, boundInbox, chainId, number, blockHash));
     }
 
     /// @inheritdoc ISequencerRegistry
