@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {ISequencerRegistry} from "./ISequencerRegistry.sol";
+import {RegistryBase} from "./RegistryBase.sol";
 import {SequencerChangeReason} from "./SequencerChangeReason.sol";
 
 /// @title EpochRegistry
@@ -12,15 +13,15 @@ import {SequencerChangeReason} from "./SequencerChangeReason.sol";
 ///      leader is `_pick(chainId, epoch, skips)`. The recorded leader of the current epoch is
 ///      authoritative once `syncEpoch` ran; before that, and for future epochs, the rule is
 ///      applied to the current set (so a stake change can change a future schedule).
-abstract contract EpochRegistry is ISequencerRegistry {
-    /// @notice The caller is not the admin.
-    error NotAdmin(address caller);
+///      Block signatures are domain-separated by the L1 chain and the Inbox this registry is bound
+///      to (`blockSigningDigest`), so a signature made on one devnet is no evidence on another.
+abstract contract EpochRegistry is RegistryBase {
     /// @notice The caller is not the Inbox.
     error NotInbox(address caller);
     /// @notice The Inbox is already set.
     error InboxAlreadySet();
-    /// @notice A parameter is zero or out of range.
-    error InvalidParameter();
+    /// @notice The Inbox is not set yet, so block signatures have no domain.
+    error InboxNotSet();
     /// @notice The leader posted recently enough; no timeout yet.
     error LeaderAlive(uint256 lastActivity, uint256 timeoutAt);
     /// @notice Not enough valid attestations.
@@ -30,8 +31,6 @@ abstract contract EpochRegistry is ISequencerRegistry {
 
     /// @notice Emitted when the admin sets the Inbox (once).
     event InboxSet(address inbox);
-    /// @notice Emitted when the admin gives up its powers for good.
-    event AdminRenounced(address admin);
 
     struct ChainSchedule {
         bool started;
@@ -41,12 +40,8 @@ abstract contract EpochRegistry is ISequencerRegistry {
         address leader;
     }
 
-    /// @inheritdoc ISequencerRegistry
-    address public admin;
-    /// @notice The Inbox allowed to call onBatch.
+    /// @notice The Inbox allowed to call onBatch; part of the block-signing domain.
     address public inbox;
-    /// @inheritdoc ISequencerRegistry
-    uint256 public immutable epochLength;
     /// @notice L1 blocks without a batch after which anyone may skip the leader.
     uint256 public immutable livenessTimeout;
     /// @notice The schedule state of each chain that has started.
@@ -62,33 +57,35 @@ abstract contract EpochRegistry is ISequencerRegistry {
     mapping(uint256 chainId => LeaderChange[] history) public leaderHistory;
     uint256[] internal chainIds;
 
-    constructor(address admin_, uint256 epochLength_, uint256 livenessTimeout_) {
-        if (admin_ == address(0) || epochLength_ == 0 || livenessTimeout_ == 0) revert InvalidParameter();
-        admin = admin_;
-        epochLength = epochLength_;
+    /// @param admin_ The devnet admin (sets the Inbox once; renounceable).
+    /// @param epochLength_ L1 blocks per epoch.
+    /// @param livenessTimeout_ L1 blocks without a batch before the leader can be skipped.
+    constructor(address admin_, uint256 epochLength_, uint256 livenessTimeout_) RegistryBase(admin_, epochLength_) {
+        if (livenessTimeout_ == 0) revert InvalidParameter();
         livenessTimeout = livenessTimeout_;
     }
 
     /// @notice Set the Inbox that reports batches (admin, once).
     /// @param inbox_ The Inbox.
-    function setInbox(address inbox_) external {
-        if (msg.sender != admin) revert NotAdmin(msg.sender);
+    function setInbox(address inbox_) external onlyAdmin {
         if (inbox != address(0)) revert InboxAlreadySet();
         if (inbox_ == address(0)) revert InvalidParameter();
         inbox = inbox_;
         emit InboxSet(inbox_);
     }
 
-    /// @notice Give up the admin role for good.
-    function renounceAdmin() external {
-        if (msg.sender != admin) revert NotAdmin(msg.sender);
-        admin = address(0);
-        emit AdminRenounced(msg.sender);
-    }
-
-    /// @inheritdoc ISequencerRegistry
-    function epochOf(uint256 l1Block) public view returns (uint256) {
-        return l1Block / epochLength;
+    /// @notice What a sequencer signs for an L2 block (raw digest, no EIP-191 prefix):
+    ///         keccak256(abi.encode(uint256 block.chainid, address inbox, uint256 chainId, uint256 number,
+    ///         bytes32 blockHash)). The L1 chain id and the Inbox make a signature valid on this
+    ///         deployment only. Reverts with `InboxNotSet` before `setInbox`.
+    /// @param chainId The L2 chain.
+    /// @param number The L2 block number.
+    /// @param blockHash The L2 block hash.
+    /// @return The digest to sign, or to recover a block signature from.
+    function blockSigningDigest(uint256 chainId, uint256 number, bytes32 blockHash) public view returns (bytes32) {
+        address boundInbox = inbox;
+        if (boundInbox == address(0)) revert InboxNotSet();
+        return keccak256(abi.encode(block.chainid, boundInbox, chainId, number, blockHash));
     }
 
     /// @inheritdoc ISequencerRegistry

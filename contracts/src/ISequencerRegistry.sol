@@ -32,7 +32,10 @@ interface ISequencerRegistry {
     ///         up to date, checks the batch's attestations (reverts when they do not suffice) and
     ///         records that the leader is alive.
     /// @param chainId The L2 chain.
-    /// @param batchDigest keccak256(abi.encode(chainId, firstL2Block, lastL2Block, forcedEnd, keccak256(data))).
+    /// @param batchDigest The Inbox's `batchDigest`: keccak256(abi.encode(uint256 l1ChainId, address inbox,
+    ///        uint256 chainId, uint64 firstL2Block, uint64 lastL2Block, uint64 forcedEnd, bytes32 keccak256(data)))
+    ///        with l1ChainId = block.chainid and inbox = the calling Inbox, so attestations for one
+    ///        deployment do not count on another.
     /// @param attestations 65-byte signatures over `batchDigest`, signers in ascending address order.
     function onBatch(uint256 chainId, bytes32 batchDigest, bytes calldata attestations) external;
 }

@@ -201,13 +201,23 @@ contract Inbox {
         return window == 0 ? defaultInclusionWindow : window;
     }
 
-    /// @notice What validators attest to for a batch.
+    /// @notice What validators attest to for a batch (raw digest, no EIP-191 prefix):
+    ///         keccak256(abi.encode(uint256 block.chainid, address(this), uint256 chainId, uint64 firstL2Block,
+    ///         uint64 lastL2Block, uint64 forcedEnd, bytes32 dataHash)). The L1 chain id and this
+    ///         Inbox's address make an attestation valid on this deployment only.
+    /// @param chainId The L2 chain.
+    /// @param firstL2Block Number of the first L2 block in the batch.
+    /// @param lastL2Block Number of the last L2 block in the batch.
+    /// @param forcedEnd The forced-queue index the batch consumes up to.
+    /// @param dataHash keccak256 of the batch data.
+    /// @return The digest attestations sign.
     function batchDigest(uint256 chainId, uint64 firstL2Block, uint64 lastL2Block, uint64 forcedEnd, bytes32 dataHash)
         public
-        pure
+        view
         returns (bytes32)
     {
-        return keccak256(abi.encode(chainId, firstL2Block, lastL2Block, forcedEnd, dataHash));
+        return
+            keccak256(abi.encode(block.chainid, address(this), chainId, firstL2Block, lastL2Block, forcedEnd, dataHash));
     }
 
     /// @notice Whether entry `index` was consumed after its deadline or recorded as forced, and its deadline.

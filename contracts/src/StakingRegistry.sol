@@ -141,12 +141,14 @@ contract StakingRegistry is EpochRegistry {
     }
 
     /// @notice Prove that one validator signed two different L2 headers for one chain and height.
+    /// @dev Only signatures over this deployment's domain count (see `blockSigningDigest`); reverts
+    ///      with `InboxNotSet` before the Inbox is set.
     /// @param chainId The L2 chain.
     /// @param number The L2 block number.
     /// @param hashA One block hash.
-    /// @param signatureA Its signature over keccak256(abi.encode(chainId, number, hashA)).
+    /// @param signatureA Its signature over blockSigningDigest(chainId, number, hashA).
     /// @param hashB Another block hash.
-    /// @param signatureB Its signature.
+    /// @param signatureB Its signature over blockSigningDigest(chainId, number, hashB).
     function slashEquivocation(
         uint256 chainId,
         uint256 number,
@@ -156,8 +158,8 @@ contract StakingRegistry is EpochRegistry {
         bytes calldata signatureB
     ) external {
         if (hashA == hashB) revert NotEquivocation();
-        address signerA = _recover(keccak256(abi.encode(chainId, number, hashA)), signatureA);
-        address signerB = _recover(keccak256(abi.encode(chainId, number, hashB)), signatureB);
+        address signerA = _recover(blockSigningDigest(chainId, number, hashA), signatureA);
+        address signerB = _recover(blockSigningDigest(chainId, number, hashB), signatureB);
         if (signerA == address(0) || signerA != signerB) revert NotEquivocation();
         _slash(signerA, KIND_EQUIVOCATION);
     }

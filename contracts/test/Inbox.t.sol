@@ -130,6 +130,22 @@ contract InboxTest is CheatTest {
         inbox.withdrawFees();
     }
 
+    function testBatchDigestIsBoundToThisInboxAndL1() public {
+        bytes32 dataHash = keccak256(hex"0101");
+        bytes32 digest = inbox.batchDigest(901, 1, 4, 2, dataHash);
+        bytes32 expected = keccak256(
+            abi.encode(block.chainid, address(inbox), uint256(901), uint64(1), uint64(4), uint64(2), dataHash)
+        );
+        assertEq(digest, expected, "layout");
+        Inbox other = new Inbox(address(registry), WINDOW, FEE);
+        require(other.batchDigest(901, 1, 4, 2, dataHash) != digest, "another Inbox, same digest");
+        uint256 l1 = block.chainid;
+        vm.chainId(l1 + 1);
+        require(inbox.batchDigest(901, 1, 4, 2, dataHash) != digest, "another L1, same digest");
+        vm.chainId(l1);
+        assertEq(inbox.batchDigest(901, 1, 4, 2, dataHash), digest, "deterministic");
+    }
+
     function testAdminSetsWindow() public {
         vm.prank(STRANGER);
         vm.expectRevert(abi.encodeWithSelector(Inbox.NotAdmin.selector, STRANGER));

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {CheatTest} from "./Vm.sol";
 import {SequencerRegistry} from "../src/SequencerRegistry.sol";
+import {RegistryBase} from "../src/RegistryBase.sol";
 import {ISequencerRegistry} from "../src/ISequencerRegistry.sol";
 
 contract SequencerRegistryTest is CheatTest {
@@ -26,7 +27,7 @@ contract SequencerRegistryTest is CheatTest {
 
     function testOnlyAdminNamesOperator() public {
         vm.prank(STRANGER);
-        vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.NotAdmin.selector, STRANGER));
+        vm.expectRevert(abi.encodeWithSelector(RegistryBase.NotAdmin.selector, STRANGER));
         registry.setSequencer(901, STRANGER);
     }
 
@@ -37,15 +38,31 @@ contract SequencerRegistryTest is CheatTest {
 
     function testRenounceEndsAdminPowers() public {
         vm.expectEmit(false, false, false, true);
-        emit SequencerRegistry.AdminRenounced(address(this));
+        emit RegistryBase.AdminRenounced(address(this));
         registry.renounceAdmin();
         assertEq(registry.admin(), address(0), "admin gone");
-        vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.NotAdmin.selector, address(this)));
+        vm.expectRevert(abi.encodeWithSelector(RegistryBase.NotAdmin.selector, address(this)));
         registry.setSequencer(901, OPERATOR);
     }
 
     function testZeroEpochLengthRefused() public {
-        vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.InvalidEpochLength.selector));
+        vm.expectRevert(abi.encodeWithSelector(RegistryBase.InvalidParameter.selector));
         new SequencerRegistry(address(this), 0);
+    }
+
+    function testZeroAdminRefused() public {
+        vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.ZeroAddress.selector));
+        new SequencerRegistry(address(0), 10);
+    }
+
+    function testSharedBaseKeepsTheInterface() public {
+        assertEq(registry.admin(), address(this), "admin");
+        assertEq(registry.epochLength(), 10, "epoch length");
+        assertEq(registry.epochOf(9), 0, "epoch of 9");
+        assertEq(registry.epochOf(10), 1, "epoch of 10");
+        registry.onBatch(901, bytes32(0), hex"01"); // mode single: no attestations to check
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(RegistryBase.NotAdmin.selector, STRANGER));
+        registry.renounceAdmin();
     }
 }

@@ -9,6 +9,7 @@ interface Vm {
     function expectRevert() external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
     function roll(uint256 blockNumber) external;
+    function chainId(uint256 newChainId) external;
     function deal(address account, uint256 balance) external;
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function addr(uint256 privateKey) external pure returns (address);
@@ -22,6 +23,10 @@ abstract contract CheatTest {
     }
 
     function assertEq(address a, address b, string memory what) internal pure {
+        require(a == b, what);
+    }
+
+    function assertEq(bytes32 a, bytes32 b, string memory what) internal pure {
         require(a == b, what);
     }
 }
