@@ -166,6 +166,7 @@ class Devnet:
             "registry_address": deployment.registry,
             "host": host,
             "l1_start_block": deployment.block,
+            "l1_chain_id": self.config.l1.chain_id,
             "block_time": self.config.l2.block_time,
             "batch_max_blocks": self.config.batcher.max_blocks,
             "batch_max_seconds": self.config.batcher.max_seconds,

@@ -198,7 +198,7 @@ def test_censoring_leader_is_slashed(network: Devnet) -> None:
     assert slashed["validator"] == culprit["address"]
     with pytest.raises(ContractCustomError) as error:  # a second report of the same evidence is refused
         registry.functions.slashCensorship(901, handle.index).estimate_gas({"from": REPORTER.address})
-    assert error_name(error.value, registry) == "Jailed"
+    assert error_name(error.value, registry) == "AlreadyPunished"
     assert culprit["address"] not in registry.functions.activeValidators().call()
 
 

@@ -8,6 +8,7 @@ from toolkit.l2.executor import BlockAttributes, BlockExecutionError, L2Executor
 from toolkit.l2.signed_block import SignedBlock
 from toolkit.l2.transactions import InvalidTransaction
 from toolkit.l2.txpool import TxPool
+from toolkit.signing import SigningDomain
 
 ATTRIBUTES = BlockAttributes(timestamp=1_700_000_005, l1_origin_number=3, l1_origin_hash=b"\x33" * 32)
 
@@ -54,9 +55,10 @@ def test_rewind_drops_blocks_and_their_transaction_index() -> None:
 def test_signed_block_survives_json_and_names_its_signer() -> None:
     executor = L2Executor(chain_config())
     built = executor.execute_block(executor.head, ATTRIBUTES, [transfer(0, 0)], strict=True)
-    signed = SignedBlock.create(CHAIN_ID, built, ACCOUNTS[2].private_key)
+    domain = SigningDomain(31337, "0x" + "11" * 20)
+    signed = SignedBlock.create(domain, CHAIN_ID, built, ACCOUNTS[2].private_key)
     again = SignedBlock.from_json(signed.to_json())
-    assert again == signed and again.signer() == ACCOUNTS[2].address
+    assert again == signed and again.signer(domain) == ACCOUNTS[2].address
 
 
 def test_mempool_rejections_and_nonce_gaps() -> None:

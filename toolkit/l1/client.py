@@ -63,14 +63,6 @@ class Schedule:
     leader: str
 
 
-def batch_digest(chain_id: int, first: int, last: int, forced_end: int, data: bytes) -> bytes:
-    """What validators attest to for a batch (Inbox.batchDigest)."""
-    from eth_abi import encode
-
-    return keccak(encode(["uint256", "uint64", "uint64", "uint64", "bytes32"],
-                         [chain_id, first, last, forced_end, keccak(data)]))
-
-
 class L1Client:
     """Raw L1 reads and writes for one devnet; `registry_contract` names the mode's registry ABI."""
 

@@ -1,7 +1,8 @@
 """A sequencer's signed L2 block: what gossip carries and what an equivocation proof is made of.
 
-The signature is over keccak256(abi.encode(uint256 chainId, uint256 number, bytes32 blockHash)),
-signed as a raw digest (no EIP-191 prefix), so a contract can check it with a plain ecrecover.
+The signature is over the domain-separated digest of toolkit.signing.block_signing_digest
+(L1 chain id, Inbox, chain id, number, block hash), signed as a raw digest (no EIP-191 prefix),
+so a contract can check it with a plain ecrecover and a signature is evidence on one devnet only.
 """
 
 from __future__ import annotations
@@ -9,24 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode
 from eth_account import Account
-from eth_utils import keccak
 
 from toolkit.l2.executor import BlockAttributes, ExecutedBlock
+from toolkit.signing import SigningDomain, block_signing_digest
 
 
-def block_signing_digest(chain_id: int, number: int, block_hash: bytes) -> bytes:
-    return keccak(encode(["uint256", "uint256", "bytes32"], [chain_id, number, block_hash]))
-
-
-def sign_block_hash(private_key: str, chain_id: int, number: int, block_hash: bytes) -> bytes:
-    signed = Account.unsafe_sign_hash(block_signing_digest(chain_id, number, block_hash), private_key)
+def sign_block_hash(domain: SigningDomain, private_key: str, chain_id: int, number: int, block_hash: bytes) -> bytes:
+    signed = Account.unsafe_sign_hash(block_signing_digest(domain, chain_id, number, block_hash), private_key)
     return signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
 
 
-def recover_block_signer(chain_id: int, number: int, block_hash: bytes, signature: bytes) -> str:
-    digest = block_signing_digest(chain_id, number, block_hash)
+def recover_block_signer(domain: SigningDomain, chain_id: int, number: int, block_hash: bytes, signature: bytes) -> str:
+    digest = block_signing_digest(domain, chain_id, number, block_hash)
     return Account._recover_hash(digest, signature=signature)
 
 
@@ -41,7 +37,7 @@ class SignedBlock:
     signature: bytes
 
     @classmethod
-    def create(cls, chain_id: int, executed: ExecutedBlock, private_key: str) -> SignedBlock:
+    def create(cls, domain: SigningDomain, chain_id: int, executed: ExecutedBlock, private_key: str) -> SignedBlock:
         return cls(
             chain_id=chain_id,
             number=executed.number,
@@ -49,11 +45,11 @@ class SignedBlock:
             block_hash=executed.hash,
             attributes=executed.attributes,
             raw_transactions=executed.raw_transactions,
-            signature=sign_block_hash(private_key, chain_id, executed.number, executed.hash),
+            signature=sign_block_hash(domain, private_key, chain_id, executed.number, executed.hash),
         )
 
-    def signer(self) -> str:
-        return recover_block_signer(self.chain_id, self.number, self.block_hash, self.signature)
+    def signer(self, domain: SigningDomain) -> str:
+        return recover_block_signer(domain, self.chain_id, self.number, self.block_hash, self.signature)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,6 @@ import logging
 
 from aiohttp import web
 
-from toolkit.l1.client import batch_digest
 from toolkit.node.gossip import GossipRejected
 from toolkit.node.node import L2Node
 from toolkit.rpc.eth_api import EthApi
@@ -15,6 +14,7 @@ from toolkit.rpc.rollup_api import RollupApi
 from toolkit.rpc.server import MAX_BODY_BYTES, JsonRpcServer
 from toolkit.rpc.subscriptions import subscription_factory
 from toolkit.sequencer.attestation import AttestationRefused, check_batch_matches_chain, sign_digest
+from toolkit.signing import batch_digest
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def build_app(node: L2Node) -> web.Application:
             check_batch_matches_chain(node.executor, chain_id, first, last, forced_end, data)
         except (AttestationRefused, KeyError, ValueError, TypeError) as exc:
             return web.json_response({"reason": str(exc)}, status=400)
-        signer, signature = sign_digest(node.config.private_key, batch_digest(chain_id, first, last, forced_end, data))
+        signer, signature = sign_digest(node.config.private_key, batch_digest(node.domain, chain_id, first, last, forced_end, data))
         return web.json_response({"signer": signer, "signature": "0x" + signature.hex()})
 
     app.router.add_get("/health", health)

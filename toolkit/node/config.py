@@ -26,6 +26,7 @@ class NodeConfig:
     host: str = "127.0.0.1"
     port: int = 0
     l1_start_block: int = 0
+    l1_chain_id: int = 31337  # with the Inbox address: the signing domain of blocks and attestations
     private_key: str | None = None
     peers: tuple[str, ...] = ()  # p2p base URLs the node gossips its blocks to
     sequencer_url: str | None = None  # where a verifier forwards transactions

@@ -18,6 +18,7 @@ from toolkit.l2.executor import BlockExecutionError
 from toolkit.l2.signed_block import SignedBlock
 from toolkit.modes import LeaderView
 from toolkit.node.chain_state import ChainState
+from toolkit.signing import SigningDomain
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,9 @@ class GossipPublisher:
 
 
 class GossipReceiver:
-    def __init__(self, chain_id: int, state: ChainState) -> None:
+    def __init__(self, chain_id: int, state: ChainState, domain: SigningDomain) -> None:
         self.chain_id = chain_id
+        self.domain = domain
         self.state = state
         # the node's current view of who leads (one L1 snapshot): who may sign, whose block may replace ours
         self.view: Callable[[], LeaderView | None] = lambda: None
@@ -102,7 +104,7 @@ class GossipReceiver:
     def _accept(self, block: SignedBlock, own: bool = False) -> str:
         if block.chain_id != self.chain_id:
             raise GossipRejected(f"block for chain {block.chain_id}")
-        signer = block.signer()
+        signer = block.signer(self.domain)
         view = self.view()
         if not own and (view is None or not view.may_sign(signer)):
             raise GossipRejected(f"block {block.number} signed by {signer}, who may not sequence")

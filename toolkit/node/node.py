@@ -38,6 +38,7 @@ from toolkit.sequencer.block_builder import BlockBuilder
 from toolkit.sequencer.leadership import Leadership
 from toolkit.sequencer.signing_guard import DoubleSignRefused, SigningGuard
 from toolkit.sequencer.watchtower import Watchtower
+from toolkit.signing import SigningDomain
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ class L2Node:
                            self.mode.registry_contract)
         self.derivation = Derivation(self.chain_id, self.state, self.l1, config.l1_start_block)
         self.signatures = BlockSignatures()
-        self.receiver = GossipReceiver(self.chain_id, self.state)
+        self.domain = SigningDomain(config.l1_chain_id, config.inbox_address)
+        self.receiver = GossipReceiver(self.chain_id, self.state, self.domain)
         self.receiver.on_signed.append(self.signatures.add)
         self.l1_head: L1Block | None = None
         self.address = Account.from_key(config.private_key).address if config.private_key else None
@@ -82,7 +84,7 @@ class L2Node:
             self.pool = TxPool(self.executor, censored={to_checksum_address(c) for c in config.censored})
             journal = Path(config.data_dir) / f"signed-blocks-{self.chain_id}.jsonl" if config.data_dir else None
             self.guard = SigningGuard(journal)
-            self.builder = BlockBuilder(self.chain_id, self.state, self.pool, config.private_key)
+            self.builder = BlockBuilder(self.chain_id, self.state, self.pool, config.private_key, self.domain)
             self.batcher = Batcher(
                 self.chain_id, self.state, self.l1, config.private_key,
                 config.batch_max_blocks, config.batch_max_seconds, config.batch_compression,
@@ -125,7 +127,7 @@ class L2Node:
         assert self.config.private_key is not None
         peers = [url for address, url in self.config.validator_urls.items()
                  if self.address is None or address.lower() != self.address.lower()]
-        return await collect_attestations(peers, request, self.config.private_key, self.chain_id)
+        return await collect_attestations(peers, request, self.config.private_key, self.chain_id, self.domain)
 
     async def submit_transaction(self, raw: bytes) -> bytes:
         if self.pool is None or not self.leadership.is_leader:
@@ -182,7 +184,12 @@ class L2Node:
         if self.builder.ignore_forced:
             log.warning("L1 refused a batch that skips an overdue forced entry: including forced entries again")
         self.builder.ignore_forced = False
-        if self.guard is not None:
+        if self.guard is not None and self.mode.stakes:
+            # Re-signing those heights would be slashable equivocation: drop our blocks and step
+            # aside; derivation puts the entry in, and another leader builds on from there.
+            log.error("not re-signing heights above %d: stepping aside until the chain moves past them",
+                      self.state.safe_number)
+        elif self.guard is not None:
             self.guard.release_above(self.chain_id, self.state.safe_number, "L1 refused our batch: ForcedTxOverdue")
         self.state.rewind_unsafe(self.state.safe_number)
 
@@ -311,7 +318,7 @@ class L2Node:
         try:
             signed = self.guard.sign(
                 self.chain_id, executed.number, executed.hash,
-                lambda: SignedBlock.create(self.chain_id, executed, self.config.private_key),
+                lambda: SignedBlock.create(self.domain, self.chain_id, executed, self.config.private_key),
             )
         except DoubleSignRefused as exc:
             log.error("not building: %s (the chain waits for another leader or our old block)", exc)

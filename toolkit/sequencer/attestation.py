@@ -16,8 +16,8 @@ import aiohttp
 from eth_account import Account
 
 from toolkit.batch import BatchDecodeError, decode_batch
-from toolkit.l1.client import batch_digest
 from toolkit.l2.executor import BlockAttributes, L2Executor
+from toolkit.signing import SigningDomain, batch_digest
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,10 @@ def check_batch_matches_chain(
 
 
 async def collect_attestations(
-    peers: list[str], request: dict[str, Any], own_key: str, chain_id: int
+    peers: list[str], request: dict[str, Any], own_key: str, chain_id: int, domain: SigningDomain
 ) -> bytes:
     """Ask every peer to attest; returns our signature and theirs, sorted by signer address."""
-    digest = batch_digest(chain_id, request["first"], request["last"], request["forcedEnd"],
+    digest = batch_digest(domain, chain_id, request["first"], request["last"], request["forcedEnd"],
                           bytes.fromhex(request["data"][2:]))
     signatures: dict[str, bytes] = dict([sign_digest(own_key, digest)])
 

@@ -28,6 +28,7 @@ from toolkit.l2.signed_block import SignedBlock
 from toolkit.l2.transactions import InvalidTransaction, decode_raw_transaction
 from toolkit.l2.txpool import TxPool
 from toolkit.node.chain_state import ChainState
+from toolkit.signing import SigningDomain
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,11 @@ CENSOR_MARGIN = 2  # L1 blocks before its deadline at which a censored forced en
 
 
 class BlockBuilder:
-    def __init__(self, chain_id: int, state: ChainState, pool: TxPool, private_key: str) -> None:
+    def __init__(
+        self, chain_id: int, state: ChainState, pool: TxPool, private_key: str, domain: SigningDomain
+    ) -> None:
         self.chain_id = chain_id
+        self.domain = domain
         self.state = state
         self.pool = pool
         self.private_key = private_key
@@ -114,7 +118,7 @@ class BlockBuilder:
             parent, twin, [], strict=True,
             forced_transactions=self.queue.raws(twin.forced_start, twin.forced_end),
         )
-        return SignedBlock.create(self.chain_id, executed, self.private_key)
+        return SignedBlock.create(self.domain, self.chain_id, executed, self.private_key)
 
     def _settle_pool(self, executed: ExecutedBlock) -> None:
         forced = {bytes(keccak(raw)) for raw in self.queue.raws(executed.attributes.forced_start,
