@@ -151,10 +151,10 @@ def pos_devnet(validators: int, state_dir: Path | None, result: ScenarioResult) 
         passed = result.ok
     finally:
         network.down()
-        if scratch is not None and passed:
-            shutil.rmtree(scratch, ignore_errors=True)
-        else:
+        if not passed:
             result.notes.append(f"logs in {network.log_dir}")
+        elif scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 class L1View:
@@ -172,7 +172,11 @@ class L1View:
         leader = self.registry.functions.sequencerFor(CHAIN_ID, self.block_number).call()
         return self.names.get(leader.lower())
 
-    def changes(self, from_block: int, to_block: int | str = "latest") -> list[dict[str, Any]]:
+    def changes(self, from_block: int, to_block: int | None = None) -> list[dict[str, Any]]:
+        """SequencerChanged events of our chain in from_block..to_block (default: the head), in order."""
+        to_block = self.block_number if to_block is None else to_block
+        if from_block > to_block:
+            return []  # Anvil refuses a range that starts past its head
         events = self.registry.events.SequencerChanged().get_logs(from_block=from_block, to_block=to_block)
         return [{"epoch": int(e["args"]["epoch"]), "previous": e["args"]["previous"], "next": e["args"]["next"],
                  "reason": REASONS.get(int(e["args"]["reason"]), str(e["args"]["reason"])),

@@ -1,0 +1,29 @@
+"""Shortened runs of the soak proofs in benchmarks/soak.py: the same scenarios and invariant checks,
+in-process, with fewer clients, seconds and handoffs. The full runs are `benchmarks/soak.py load|handoffs`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.soak import ScenarioResult, run_handoffs, run_load
+
+
+def assert_passed(result: ScenarioResult) -> None:
+    print(result.report())
+    assert result.ok, "\n".join(f"{c.name}: {c.detail}" for c in result.failures()) + "\n" + "\n".join(result.notes)
+
+
+@pytest.mark.slow
+def test_load_with_a_leader_crash(tmp_path: Path) -> None:
+    """10 clients for 20 s through the gateway, the leader SIGKILLed and restarted half-way: every
+    accepted transaction lands exactly once, within 10 s of the end, and is derived from L1."""
+    assert_passed(run_load(clients=10, seconds=20, state_dir=tmp_path))
+
+
+@pytest.mark.slow
+def test_eight_handoffs_with_a_leader_crash(tmp_path: Path) -> None:
+    """A steady client through 8 handoffs, one a SIGKILLed leader: nobody signs two blocks at one
+    height, every accepted transaction lands once, and the gateway notifies every SequencerChanged."""
+    assert_passed(run_handoffs(handoffs=8, state_dir=tmp_path, max_seconds=75))
