@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import logging
-import re
 import signal
 import sys
 import time
@@ -35,6 +34,7 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from toolkit.bounded_json import MAX_JSON_DEPTH, json_depth_exceeds
 from toolkit.l1.client import L1Client
 from toolkit.rpc.errors import INVALID_REQUEST, PARSE_ERROR
 
@@ -46,10 +46,6 @@ POLL_SECONDS = 0.25
 RESEND_AFTER = 3.0
 KEEP_SECONDS = 600.0
 WRITE_METHOD = "eth_sendRawTransaction"
-# py-evm raises the recursion limit to 100,000, so json's C decoder would overflow the C stack
-# (segfault) on a body of ~100k "[" long before it raises RecursionError: bound the depth first.
-MAX_JSON_DEPTH = 128
-_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 
 class GatewayRequestError(Exception):
@@ -87,25 +83,9 @@ def _usable_id(message: dict[str, Any]) -> bool:
     return isinstance(message.get("id"), str | int) and not isinstance(message.get("id"), bool)
 
 
-def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """True if brackets outside JSON strings nest deeper than `limit` (cheap when they cannot)."""
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False
-    depth = 0
-    for match in _STRING_OR_BRACKET.finditer(body):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif token in (b"]", b"}"):
-            depth -= 1
-    return False
-
-
 def parse_rpc_body(body: bytes) -> RpcBody:
     """Parse an HTTP JSON-RPC body; raises GatewayRequestError with -32700 or -32600."""
-    if json_depth_exceeds(body):
+    if json_depth_exceeds(body):  # json.loads could crash the process (see toolkit/bounded_json.py)
         raise GatewayRequestError(INVALID_REQUEST, f"invalid request: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         parsed = json.loads(body)
