@@ -1,0 +1,1 @@
+"""Sequencer-side pieces that live beside the node: the mempool handoff between sequencers."""
