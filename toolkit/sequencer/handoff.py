@@ -20,7 +20,9 @@ Loop guard, for nodes that disagree on who leads: a node forwards a transaction 
 handoff id, and never to a node it received that transaction from through a handoff
 (`HandoffOrigins`). If two nodes hand the same transaction to each other at the same time, each
 sees the other's copy arrive while its own offer is in flight and keeps its copy: a transaction
-may end in both pools, never in none.
+may end in both pools, never in none. The price of the origin rule: a transaction B holds for A
+stays with B if A later really leads, until B leads, a block includes it (the gateway re-sends
+what it accepted and has no receipt for), or B's memory of its origin ages out.
 
 Wiring in a sequencer node (one `MempoolHandoff` per node, sharing its `origins` with the route):
 
