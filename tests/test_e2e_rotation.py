@@ -155,7 +155,7 @@ def test_old_leaders_mempool_moves_to_the_new_leader(pos_network: Devnet) -> Non
     wait_for(lambda: rpc_call(new_url, "eth_getTransactionByHash", [held]) is not None, timeout=15,
              what="the held transaction in the new leader's mempool")
     status = rpc_call(old_url, "rollup_syncStatus")["sequencing"]
-    assert status["forwardedAtHandoff"] >= 1 and status["mempool"] == 0
+    assert status["handoff"]["forwarded"] >= 1 and status["mempool"] == 0
     # Filling the gap through the gateway lands both, in nonce order.
     first = gateway.provider.make_request("eth_sendRawTransaction", [signed(nonce)])["result"]
     receipts = wait_for(lambda: (r := [raw_receipt(gateway, h) for h in (first, held)]) and all(r) and r,
