@@ -74,6 +74,7 @@ class L2Node:
             self.receiver.on_seen.append(self.watchtower.observe)
         self.receiver.view = lambda: self.leadership.view
         self.guard: SigningGuard | None = None
+        self._refused_height = -1
         self.started_at = time.time()
         self.pool: TxPool | None = None
         self.builder: BlockBuilder | None = None
@@ -323,6 +324,10 @@ class L2Node:
         origin = self.derivation.latest_l1
         if view is None or not view.leads(self.address) or origin is None:
             return False
+        if self._resume_signed_height():
+            return True
+        if self.guard.signed(self.chain_id, self.executor.head_number + 1) is not None:
+            return False  # we signed another block at this height, on another parent: never sign twice
         executed = self.builder.prepare(origin)
         view = await self.leadership.refresh()  # and right before signing
         if view is None or not view.leads(self.address):
@@ -342,6 +347,27 @@ class L2Node:
         self.builder.commit(executed)
         self._note_signed(signed)
         self.publisher.publish(signed)
+        return True
+
+    def _resume_signed_height(self) -> bool:
+        """If we already signed a block at the next height on our head, adopt that one again."""
+        assert self.guard is not None and self.publisher is not None
+        number = self.executor.head_number + 1
+        previous = self.guard.signed(self.chain_id, number)
+        if previous is None:
+            return False
+        if previous.parent_hash != bytes(self.executor.head.hash):
+            if self._refused_height != number:
+                self._refused_height = number
+                log.error("not building block %d: we signed another block there on another parent; the chain "
+                          "waits for another leader (liveness timeout) rather than for our equivocation", number)
+            return False
+        try:
+            self.receiver.accept_own(previous)
+        except Exception as exc:
+            log.warning("our signed block %d no longer executes on our head: %s", number, exc)
+            return False
+        self.publisher.publish(previous)
         return True
 
     def _note_leader(self) -> None:
