@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from devnet.supervisor import pid_alive
-from tests.conftest import wait_for
 from toolkit.accounts import dev_accounts
+from toolkit.testing import wait_for
 
 VICTIM = dev_accounts(10)[7]
 FREE_PORTS = ["--l1-port", "0", "--gateway-port", "0", "--sequencer-port", "0", "--verifier-port", "0"]

@@ -9,8 +9,8 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from devnet.network import Devnet
-from tests.conftest import fast_config, safe_number, wait_for
 from toolkit.accounts import dev_accounts
+from toolkit.testing import fast_config, safe_number, wait_for
 
 ALICE, BOB = dev_accounts(2)
 

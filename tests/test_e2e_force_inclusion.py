@@ -12,10 +12,10 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from devnet.network import Devnet
-from tests.conftest import fast_config, wait_for
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import ForcedTx, force_include
 from toolkit.l1.artifacts import load_artifact
+from toolkit.testing import fast_config, wait_for
 
 ACCOUNTS = dev_accounts(20)
 

@@ -12,10 +12,10 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError
 
 from devnet.network import Devnet
-from tests.conftest import safe_number, wait_for
 from toolkit.accounts import dev_accounts
 from toolkit.batch import Batch, BatchBlock, encode_batch
 from toolkit.l1.artifacts import load_artifact
+from toolkit.testing import safe_number, wait_for
 
 STRANGER = dev_accounts(3)[2]
 

@@ -14,12 +14,11 @@ from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
 from devnet.network import Devnet, rpc_call
-from tests.conftest import SubscriptionCollector, fast_config, raw_receipt, safe_number, wait_for
-from tests.test_e2e_rotation import l1_changes
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
 from toolkit.l1.artifacts import load_artifact
 from toolkit.node.attestation import sign_digest
+from toolkit.testing import SubscriptionCollector, fast_config, l1_changes, raw_receipt, safe_number, wait_for
 
 ACCOUNTS = dev_accounts(10)
 REPORTER = ACCOUNTS[9]

@@ -5,28 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from devnet.network import Devnet, rpc_call
-from tests.conftest import SubscriptionCollector, fast_config, raw_receipt, safe_number, wait_for
 from toolkit.accounts import dev_accounts
 from toolkit.l1.artifacts import load_artifact
+from toolkit.testing import SubscriptionCollector, fast_config, l1_changes, raw_receipt, safe_number, wait_for
 
 ACCOUNTS = dev_accounts(10)
-REASONS = {0: "rotation", 1: "auction", 2: "slashed", 3: "unstaked", 4: "timeout", 5: "admin"}
-
-
-def l1_changes(network: Devnet, from_block: int) -> list[dict[str, Any]]:
-    l1 = Web3(HTTPProvider(network.state["l1"]["rpc"]))
-    registry = l1.eth.contract(address=network.state["registry"]["address"],
-                               abi=load_artifact(network.state["registry"]["contract"])["abi"])
-    events = registry.events.SequencerChanged().get_logs(from_block=from_block)
-    return [{"epoch": e["args"]["epoch"], "previous": e["args"]["previous"], "next": e["args"]["next"],
-             "reason": REASONS[e["args"]["reason"]]} for e in events]
 
 
 @pytest.fixture()

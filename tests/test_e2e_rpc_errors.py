@@ -14,8 +14,8 @@ from eth_account import Account
 from web3 import Web3
 
 from devnet.network import Devnet
-from tests.conftest import wait_for
 from toolkit.accounts import dev_accounts
+from toolkit.testing import wait_for
 
 ACCOUNTS = dev_accounts(10)
 SENDER = ACCOUNTS[5]

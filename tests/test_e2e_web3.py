@@ -12,8 +12,8 @@ from eth_account import Account
 from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError
 
-from tests.conftest import safe_number, wait_for
 from toolkit.accounts import dev_accounts
+from toolkit.testing import safe_number, wait_for
 
 ALICE, BOB, CAROL = dev_accounts(3)
 

@@ -3,11 +3,11 @@
 import pytest
 from eth_account import Account
 
-from tests.l2_helpers import ACCOUNTS, CHAIN_ID, chain_config, transfer
 from toolkit.l2.executor import BlockAttributes, BlockExecutionError, L2Executor
 from toolkit.l2.signed_block import SignedBlock
 from toolkit.l2.transactions import InvalidTransaction
 from toolkit.l2.txpool import TxPool
+from toolkit.testing import ACCOUNTS, CHAIN_ID, chain_config, transfer
 
 ATTRIBUTES = BlockAttributes(timestamp=1_700_000_005, l1_origin_number=3, l1_origin_hash=b"\x33" * 32)
 

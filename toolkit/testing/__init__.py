@@ -1,0 +1,31 @@
+"""Helpers for the devnet's tests, shared by tests/ and (later) a pytest plugin.
+
+One module per job:
+    config         fast_config: a devnet on free ports with short batch intervals
+    waits          wait_for: poll until a condition holds
+    subscriptions  SubscriptionCollector: a WebSocket subscription collected in a thread
+    rpc            safe_number, raw_receipt: raw JSON-RPC reads
+    l2             CHAIN_ID, ACCOUNTS, chain_config, transfer: an in-process L2 chain
+    l1_events      l1_changes: SequencerChanged events read from L1
+"""
+
+from toolkit.testing.config import fast_config
+from toolkit.testing.l1_events import l1_changes
+from toolkit.testing.l2 import ACCOUNTS, CHAIN_ID, GENESIS_TIMESTAMP, chain_config, transfer
+from toolkit.testing.rpc import raw_receipt, safe_number
+from toolkit.testing.subscriptions import SubscriptionCollector
+from toolkit.testing.waits import wait_for
+
+__all__ = [
+    "ACCOUNTS",
+    "CHAIN_ID",
+    "GENESIS_TIMESTAMP",
+    "SubscriptionCollector",
+    "chain_config",
+    "fast_config",
+    "l1_changes",
+    "raw_receipt",
+    "safe_number",
+    "transfer",
+    "wait_for",
+]
