@@ -26,15 +26,23 @@ REPORTER = ACCOUNTS[9]
 
 def contracts(network: Devnet) -> tuple[Web3, Any, Any]:
     l1 = Web3(HTTPProvider(network.state["l1"]["rpc"]))
-    registry = l1.eth.contract(address=network.state["registry"]["address"], abi=load_artifact("StakingRegistry")["abi"])
+    registry = l1.eth.contract(
+        address=network.state["registry"]["address"], abi=load_artifact("StakingRegistry")["abi"]
+    )
     inbox = l1.eth.contract(address=network.state["contracts"]["Inbox"], abi=load_artifact("Inbox")["abi"])
     return l1, registry, inbox
 
 
 def send(l1: Web3, key: str, call: Any, value: int = 0) -> Any:
     sender = Account.from_key(key).address
-    tx = call.build_transaction({"from": sender, "value": value, "gas": 1_000_000,
-                                 "nonce": l1.eth.get_transaction_count(sender, "pending")})
+    tx = call.build_transaction(
+        {
+            "from": sender,
+            "value": value,
+            "gas": 1_000_000,
+            "nonce": l1.eth.get_transaction_count(sender, "pending"),
+        }
+    )
     tx_hash = l1.eth.send_raw_transaction(Account.sign_transaction(tx, key).raw_transaction)
     return l1.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.1)
 
@@ -58,8 +66,11 @@ def leader_node(network: Devnet) -> tuple[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    devnet = Devnet(fast_config(tmp_path_factory.mktemp("pos"), mode="pos", sequencers=4, epoch_length=60,
-                                liveness_timeout=6))
+    devnet = Devnet(
+        fast_config(
+            tmp_path_factory.mktemp("pos"), mode="pos", sequencers=4, epoch_length=60, liveness_timeout=6
+        )
+    )
     devnet.up()
     try:
         yield devnet
@@ -98,14 +109,18 @@ def test_unstake_delay_and_withdraw_once(network: Devnet) -> None:
     validator = next(s for s in network.state["sequencers"] if s["address"] != leader)
     stake = registry.functions.validators(validator["address"]).call()[0]
     receipt = send(l1, validator["private_key"], registry.functions.requestUnstake())
-    withdrawable_at = registry.events.UnstakeRequested().process_receipt(receipt, errors=DISCARD)[0]["args"]["withdrawableAt"]
+    withdrawable_at = registry.events.UnstakeRequested().process_receipt(receipt, errors=DISCARD)[0]["args"][
+        "withdrawableAt"
+    ]
     assert validator["address"] not in registry.functions.activeValidators().call()
     with pytest.raises(ContractCustomError):
         registry.functions.withdraw().estimate_gas({"from": validator["address"]})
     wait_for(lambda: l1.eth.block_number >= withdrawable_at, timeout=30, what="the unbonding delay")
     before = l1.eth.get_balance(validator["address"])
     receipt = send(l1, validator["private_key"], registry.functions.withdraw())
-    paid = l1.eth.get_balance(validator["address"]) - before + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    paid = (
+        l1.eth.get_balance(validator["address"]) - before + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    )
     assert paid == stake
     with pytest.raises(ContractCustomError) as error:
         registry.functions.withdraw().estimate_gas({"from": validator["address"]})
@@ -125,10 +140,23 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
         unsafe_before = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]
         reorgs_before = rpc_call(verifier_url, "rollup_syncStatus")["reorgs"]
         # The subscriber has seen the unsafe head that the slash is about to drop.
-        wait_for(lambda: any(int(h["number"], 16) >= unsafe_before["number"] for h in heads.notices),
-                 timeout=10, what="newHeads to announce the unsafe head")
-        receipt = send(l1, REPORTER.private_key, registry.functions.slashEquivocation(
-            901, proof["number"], first["blockHash"], first["signature"], second["blockHash"], second["signature"]))
+        wait_for(
+            lambda: any(int(h["number"], 16) >= unsafe_before["number"] for h in heads.notices),
+            timeout=10,
+            what="newHeads to announce the unsafe head",
+        )
+        receipt = send(
+            l1,
+            REPORTER.private_key,
+            registry.functions.slashEquivocation(
+                901,
+                proof["number"],
+                first["blockHash"],
+                first["signature"],
+                second["blockHash"],
+                second["signature"],
+            ),
+        )
         slashed = registry.events.Slashed().process_receipt(receipt, errors=DISCARD)[0]["args"]
         assert slashed["validator"] == culprit["address"] and slashed["reporter"] == REPORTER.address
         stake, _, active, jailed = registry.functions.validators(culprit["address"]).call()
@@ -137,14 +165,21 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
         changes = l1_changes(network, start)
         assert changes[-1]["reason"] == "slashed" and changes[-1]["previous"] == culprit["address"]
         # Every node dropped the slashed leader's unsafe blocks and follows the new leader.
-        status = wait_for(lambda: (s := rpc_call(verifier_url, "rollup_syncStatus"))["reorgs"] > reorgs_before and s,
-                          timeout=20, what="the verifier to drop the slashed leader's unsafe blocks")
+        status = wait_for(
+            lambda: (s := rpc_call(verifier_url, "rollup_syncStatus"))["reorgs"] > reorgs_before and s,
+            timeout=20,
+            what="the verifier to drop the slashed leader's unsafe blocks",
+        )
         assert status["safeL2"]["number"] <= unsafe_before["number"]
         new_name, _ = leader_node(network)
         assert new_name != name
         target = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]["number"] + 3
         verifier = Web3(HTTPProvider(verifier_url))
-        wait_for(lambda: safe_number(verifier) >= target, timeout=60, what="the chain to go on under the new leader")
+        wait_for(
+            lambda: safe_number(verifier) >= target,
+            timeout=60,
+            what="the chain to go on under the new leader",
+        )
     # A newHeads subscriber saw the reorg: a height announced twice, with another block the second time.
     hashes_at: dict[str, set[str]] = {}
     for head in heads.notices:
@@ -160,15 +195,26 @@ def test_censoring_leader_is_slashed(network: Devnet) -> None:
     l1, registry, inbox = contracts(network)
     name, culprit = leader_node(network)
     rpc_call(network.node_url(name), "devnet_setIgnoreForced", [True])
-    tx = {"type": 2, "chainId": 901, "nonce": 0, "to": ACCOUNTS[8].address, "value": 5, "gas": 21_000,
-          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
+    tx = {
+        "type": 2,
+        "chainId": 901,
+        "nonce": 0,
+        "to": ACCOUNTS[8].address,
+        "value": 5,
+        "gas": 21_000,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 1,
+    }
     raw = bytes(Account.sign_transaction(tx, ACCOUNTS[7].private_key).raw_transaction)
     handle = force_include(network.state["l1"]["rpc"], inbox.address, 901, raw, ACCOUNTS[7].private_key)
     assert handle.deadline // 60 == l1.eth.block_number // 60, "the deadline must fall in this leader's epoch"
     handle.wait_included(network.node_url("verifier-0"), safe=True, timeout=60)
     # If derivation forced the entry in, L1 marks it late with the next batch that consumes it.
-    late, deadline = wait_for(lambda: (r := inbox.functions.lateness(901, handle.index).call())[0] and r,
-                              timeout=30, what="L1 to record the entry as late")
+    late, deadline = wait_for(
+        lambda: (r := inbox.functions.lateness(901, handle.index).call())[0] and r,
+        timeout=30,
+        what="L1 to record the entry as late",
+    )
     assert late and deadline == handle.deadline
     receipt = send(l1, REPORTER.private_key, registry.functions.slashCensorship(901, handle.index))
     slashed = registry.events.Slashed().process_receipt(receipt, errors=DISCARD)[0]["args"]
@@ -184,8 +230,11 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
         l1, registry, _ = contracts(network)
         gateway = Web3(HTTPProvider(network.gateway_url))
         # The leader is live (it has posted a batch), and L1 itself names it.
-        wait_for(lambda: safe_number(Web3(HTTPProvider(network.node_url("verifier-0")))) >= 1, timeout=30,
-                 what="a first batch")
+        wait_for(
+            lambda: safe_number(Web3(HTTPProvider(network.node_url("verifier-0")))) >= 1,
+            timeout=30,
+            what="a first batch",
+        )
         start = l1.eth.block_number
         leader = registry.functions.sequencerFor(901, start).call()
         name, dead = next((s["name"], s) for s in network.state["sequencers"] if s["address"] == leader)
@@ -195,8 +244,16 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
 
         def submit() -> None:
             nonlocal nonce
-            tx = {"type": 2, "chainId": 901, "nonce": nonce, "to": ACCOUNTS[4].address, "value": 1, "gas": 21_000,
-                  "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
+            tx = {
+                "type": 2,
+                "chainId": 901,
+                "nonce": nonce,
+                "to": ACCOUNTS[4].address,
+                "value": 1,
+                "gas": 21_000,
+                "maxFeePerGas": 10**10,
+                "maxPriorityFeePerGas": 1,
+            }
             raw = "0x" + bytes(Account.sign_transaction(tx, sender.private_key).raw_transaction).hex()
             reply = gateway.provider.make_request("eth_sendRawTransaction", [raw])
             if "result" in reply:
@@ -207,15 +264,21 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
             submit()
         network.processes[name].kill()
         killed_at = time.monotonic()
-        changes = wait_for(lambda: [c for c in l1_changes(network, start) if c["reason"] == "timeout"],
-                           timeout=40, what="a timeout handoff")
+        changes = wait_for(
+            lambda: [c for c in l1_changes(network, start) if c["reason"] == "timeout"],
+            timeout=40,
+            what="a timeout handoff",
+        )
         assert changes[0]["previous"] == dead["address"]
         failover_seconds = time.monotonic() - killed_at
         for _ in range(5):
             submit()
             time.sleep(0.2)
-        receipts = wait_for(lambda: (r := [raw_receipt(gateway, h) for h in accepted]) and all(r) and r,
-                            timeout=60, what="every accepted transfer to land after the failover")
+        receipts = wait_for(
+            lambda: (r := [raw_receipt(gateway, h) for h in accepted]) and all(r) and r,
+            timeout=60,
+            what="every accepted transfer to land after the failover",
+        )
         assert all(int(r["status"], 16) == 1 for r in receipts) and len(accepted) == nonce
         assert gateway.eth.get_transaction_count(sender.address) == nonce
         # The killed node, restarted, catches up from L1 and gossip.
@@ -223,7 +286,9 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
         network.wait_node_ready(name)
         head = safe_number(Web3(HTTPProvider(network.node_url("verifier-0"))))
         restarted = Web3(HTTPProvider(network.node_url(name)))
-        wait_for(lambda: restarted.eth.block_number >= head, timeout=30, what="the restarted node to catch up")
+        wait_for(
+            lambda: restarted.eth.block_number >= head, timeout=30, what="the restarted node to catch up"
+        )
         assert restarted.eth.get_block(head)["hash"] == gateway.eth.get_block(head)["hash"]
         print(f"failover after SIGKILL: {failover_seconds:.1f}s")
     finally:

@@ -36,7 +36,9 @@ def test_sequencer_skips_invalid_transactions_and_derivation_refuses_them() -> N
 
 def test_timestamps_must_increase() -> None:
     executor = L2Executor(chain_config())
-    stale = BlockAttributes(timestamp=chain_config().genesis_timestamp, l1_origin_number=0, l1_origin_hash=b"\0" * 32)
+    stale = BlockAttributes(
+        timestamp=chain_config().genesis_timestamp, l1_origin_number=0, l1_origin_hash=b"\0" * 32
+    )
     with pytest.raises(BlockExecutionError, match="timestamp"):
         executor.execute_block(executor.head, stale, [], strict=True)
 
@@ -88,7 +90,8 @@ def test_mempool_rejections_and_nonce_gaps() -> None:
 
 def test_unprotected_legacy_transactions_are_refused() -> None:
     legacy = Account.sign_transaction(
-        {"nonce": 0, "gasPrice": 10**9, "gas": 21_000, "to": ACCOUNTS[1].address, "value": 1}, ACCOUNTS[0].private_key
+        {"nonce": 0, "gasPrice": 10**9, "gas": 21_000, "to": ACCOUNTS[1].address, "value": 1},
+        ACCOUNTS[0].private_key,
     )
     pool = TxPool(L2Executor(chain_config()))
     with pytest.raises(InvalidTransaction, match="replay-protected"):
