@@ -18,7 +18,15 @@ from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
 from toolkit.l1.artifacts import load_artifact
 from toolkit.node.attestation import sign_digest
-from toolkit.testing import SubscriptionCollector, fast_config, l1_changes, raw_receipt, safe_number, wait_for
+from toolkit.testing import (
+    SubscriptionCollector,
+    fast_config,
+    l1_changes,
+    raw_receipt,
+    safe_number,
+    wait_for,
+    wait_for_event,
+)
 
 ACCOUNTS = dev_accounts(10)
 REPORTER = ACCOUNTS[9]
@@ -133,15 +141,20 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
     name, culprit = leader_node(network)
     verifier_url = network.node_url("verifier-0")
     start = l1.eth.block_number
-    with SubscriptionCollector(verifier_url.replace("http://", "ws://"), "newHeads") as heads:
+    ws_url = verifier_url.replace("http://", "ws://")
+    with (
+        SubscriptionCollector(ws_url, "newHeads") as heads,
+        SubscriptionCollector(ws_url, "sequencerChanged") as relayed,
+    ):
         proof = rpc_call(network.node_url(name), "devnet_equivocate")
         first, second = proof["blocks"]
         assert first["number"] == second["number"] and first["blockHash"] != second["blockHash"]
         unsafe_before = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]
         reorgs_before = rpc_call(verifier_url, "rollup_syncStatus")["reorgs"]
         # The subscriber has seen the unsafe head that the slash is about to drop.
-        wait_for(
-            lambda: any(int(h["number"], 16) >= unsafe_before["number"] for h in heads.notices),
+        wait_for_event(
+            heads,
+            lambda h: int(h["number"], 16) >= unsafe_before["number"],
             timeout=10,
             what="newHeads to announce the unsafe head",
         )
@@ -164,12 +177,17 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
         assert registry.functions.rewards(REPORTER.address).call() == slashed["reward"] > 0
         changes = l1_changes(network, start)
         assert changes[-1]["reason"] == "slashed" and changes[-1]["previous"] == culprit["address"]
-        # Every node dropped the slashed leader's unsafe blocks and follows the new leader.
-        status = wait_for(
-            lambda: (s := rpc_call(verifier_url, "rollup_syncStatus"))["reorgs"] > reorgs_before and s,
+        # Every node dropped the slashed leader's unsafe blocks and follows the new leader. The
+        # verifier drops them as it relays the slash, so once the notice is here the reorg is done
+        # (another reorg, e.g. a competing gossiped block, must not pass for this one).
+        wait_for_event(
+            relayed,
+            lambda n: n["reason"] == "slashed" and n["previous"].lower() == culprit["address"].lower(),
             timeout=20,
-            what="the verifier to drop the slashed leader's unsafe blocks",
+            what="the verifier to relay the slash",
         )
+        status = rpc_call(verifier_url, "rollup_syncStatus")
+        assert status["reorgs"] > reorgs_before, "the verifier kept the slashed leader's unsafe blocks"
         assert status["safeL2"]["number"] <= unsafe_before["number"]
         new_name, _ = leader_node(network)
         assert new_name != name

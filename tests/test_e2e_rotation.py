@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -13,9 +14,22 @@ from web3 import HTTPProvider, Web3
 from devnet.network import Devnet, rpc_call
 from toolkit.accounts import dev_accounts
 from toolkit.l1.artifacts import load_artifact
-from toolkit.testing import SubscriptionCollector, fast_config, l1_changes, raw_receipt, safe_number, wait_for
+from toolkit.testing import (
+    SubscriptionCollector,
+    fast_config,
+    l1_changes,
+    raw_receipt,
+    safe_number,
+    wait_for,
+    wait_for_event,
+)
 
 ACCOUNTS = dev_accounts(10)
+
+
+def as_change(notice: dict[str, Any]) -> dict[str, Any]:
+    """A sequencerChanged notice in the shape of l1_changes()."""
+    return {k: notice[k] for k in ("epoch", "previous", "next", "reason")}
 
 
 @pytest.fixture()
@@ -89,12 +103,14 @@ def test_rotation_through_six_epochs_with_a_steady_client(pos_network: Devnet) -
         changes = l1_changes(network, start_block)
         assert changes, "no handoff in six epochs"
         assert all(c["reason"] == "rotation" for c in changes)
-        wait_for(lambda: len(collector.notices) >= len(changes), timeout=15, what="the notifications")
-    notified = [
-        {k: n[k] for k in ("epoch", "previous", "next", "reason")}
-        for n in collector.notices
-        if n["epoch"] >= changes[0]["epoch"]
-    ]
+        for change in changes:  # each one, not just as many notices (an earlier handoff may be among them)
+            wait_for_event(
+                collector,
+                lambda n, c=change: as_change(n) == c,
+                timeout=15,
+                what=f"the sequencerChanged notice of {change}",
+            )
+    notified = [as_change(n) for n in collector.notices if n["epoch"] >= changes[0]["epoch"]]
     assert notified[: len(changes)] == changes
     sent = len(accepted) + len(refused)
     assert sent >= 200 and len(refused) <= sent // 20, (len(accepted), refused[:3])

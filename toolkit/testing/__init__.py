@@ -2,7 +2,7 @@
 
 One module per job:
     config         fast_config: a devnet on free ports with short batch intervals
-    waits          wait_for: poll until a condition holds
+    waits          wait_for, wait_for_event: poll until a condition holds, or a specific notice arrives
     subscriptions  SubscriptionCollector: a WebSocket subscription collected in a thread
     rpc            safe_number, raw_receipt: raw JSON-RPC reads
     l2             CHAIN_ID, ACCOUNTS, chain_config, transfer: an in-process L2 chain
@@ -14,7 +14,7 @@ from toolkit.testing.l1_events import l1_changes
 from toolkit.testing.l2 import ACCOUNTS, CHAIN_ID, GENESIS_TIMESTAMP, chain_config, transfer
 from toolkit.testing.rpc import raw_receipt, safe_number
 from toolkit.testing.subscriptions import SubscriptionCollector
-from toolkit.testing.waits import wait_for
+from toolkit.testing.waits import wait_for, wait_for_event
 
 __all__ = [
     "ACCOUNTS",
@@ -28,4 +28,5 @@ __all__ = [
     "safe_number",
     "transfer",
     "wait_for",
+    "wait_for_event",
 ]
