@@ -7,11 +7,15 @@ One module per job:
     rpc            safe_number, raw_receipt: raw JSON-RPC reads
     l2             CHAIN_ID, ACCOUNTS, chain_config, transfer: an in-process L2 chain
     l1_events      l1_changes: SequencerChanged events read from L1
+    chain          new_state, build_block, batch_of, batch_data: an L2 chain built in process
+    memory_l1      InMemoryL1: what Derivation reads from L1, held in memory
 """
 
+from toolkit.testing.chain import batch_data, batch_of, build_block, new_state, next_attributes
 from toolkit.testing.config import fast_config
 from toolkit.testing.l1_events import l1_changes
 from toolkit.testing.l2 import ACCOUNTS, CHAIN_ID, GENESIS_TIMESTAMP, chain_config, transfer
+from toolkit.testing.memory_l1 import InMemoryL1
 from toolkit.testing.rpc import raw_receipt, safe_number
 from toolkit.testing.subscriptions import SubscriptionCollector
 from toolkit.testing.waits import wait_for, wait_for_event
@@ -20,10 +24,16 @@ __all__ = [
     "ACCOUNTS",
     "CHAIN_ID",
     "GENESIS_TIMESTAMP",
+    "InMemoryL1",
     "SubscriptionCollector",
+    "batch_data",
+    "batch_of",
+    "build_block",
     "chain_config",
     "fast_config",
     "l1_changes",
+    "new_state",
+    "next_attributes",
     "raw_receipt",
     "safe_number",
     "transfer",
