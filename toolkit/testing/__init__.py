@@ -9,6 +9,7 @@ One module per job:
     l1_events      l1_changes: SequencerChanged events read from L1
     chain          new_state, build_block, batch_of, batch_data: an L2 chain built in process
     memory_l1      InMemoryL1: what Derivation reads from L1, held in memory
+    signing        sign_block: block signatures for gossip tests, made in one place
 """
 
 from toolkit.testing.chain import batch_data, batch_of, build_block, new_state, next_attributes
@@ -17,6 +18,7 @@ from toolkit.testing.l1_events import l1_changes
 from toolkit.testing.l2 import ACCOUNTS, CHAIN_ID, GENESIS_TIMESTAMP, chain_config, transfer
 from toolkit.testing.memory_l1 import InMemoryL1
 from toolkit.testing.rpc import raw_receipt, safe_number
+from toolkit.testing.signing import sign_block
 from toolkit.testing.subscriptions import SubscriptionCollector
 from toolkit.testing.waits import wait_for, wait_for_event
 
@@ -36,6 +38,7 @@ __all__ = [
     "next_attributes",
     "raw_receipt",
     "safe_number",
+    "sign_block",
     "transfer",
     "wait_for",
     "wait_for_event",
