@@ -9,14 +9,18 @@ One module per job:
     l1_events      l1_changes: SequencerChanged events read from L1
     chain          new_state, build_block, batch_of, batch_data: an L2 chain built in process
     memory_l1      InMemoryL1: what Derivation reads from L1, held in memory
+    poster         RecordingPoster: what a Batcher posts to L1, recorded (and refused on demand)
     signing        sign_block: block signatures for gossip tests, made in one place
+    clock          FakeClock: time that moves only when a test says so
 """
 
 from toolkit.testing.chain import batch_data, batch_of, build_block, new_state, next_attributes
+from toolkit.testing.clock import FakeClock
 from toolkit.testing.config import fast_config
 from toolkit.testing.l1_events import l1_changes
 from toolkit.testing.l2 import ACCOUNTS, CHAIN_ID, GENESIS_TIMESTAMP, chain_config, transfer
 from toolkit.testing.memory_l1 import InMemoryL1
+from toolkit.testing.poster import PostCall, RecordingPoster
 from toolkit.testing.rpc import raw_receipt, safe_number
 from toolkit.testing.signing import sign_block
 from toolkit.testing.subscriptions import SubscriptionCollector
@@ -26,7 +30,10 @@ __all__ = [
     "ACCOUNTS",
     "CHAIN_ID",
     "GENESIS_TIMESTAMP",
+    "FakeClock",
     "InMemoryL1",
+    "PostCall",
+    "RecordingPoster",
     "SubscriptionCollector",
     "batch_data",
     "batch_of",
