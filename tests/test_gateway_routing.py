@@ -17,9 +17,9 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from devnet.network import Devnet
-from tests.conftest import fast_config, raw_receipt, wait_for
 from toolkit.accounts import dev_accounts
 from toolkit.gateway import Gateway, GatewayConfig, GatewayRequestError, parse_rpc_body
+from toolkit.testing import fast_config, raw_receipt, wait_for
 
 ACCOUNTS = dev_accounts(3)
 ZERO_ADDRESS = "0x" + "00" * 20

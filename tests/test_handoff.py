@@ -14,7 +14,6 @@ from aiohttp import web
 import toolkit.l2.txpool
 import toolkit.sequencer.handoff as handoff_module
 from devnet.supervisor import free_port
-from tests.l2_helpers import chain_config, transfer
 from toolkit.bounded_json import loads_bounded
 from toolkit.l2.executor import BlockAttributes, L2Executor
 from toolkit.l2.txpool import TxPool
@@ -29,6 +28,7 @@ from toolkit.sequencer.handoff import (
     raw_hash,
     receive_handoff,
 )
+from toolkit.testing import chain_config, transfer
 
 HOST = "127.0.0.1"
 ADDRESS_A = "0x" + "aa" * 20
