@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devnet.config import DevnetConfig, L1Settings, NodeSettings  # noqa: E402
-from devnet.deploy import deploy_contracts  # noqa: E402
+from devnet.deploy import RegistrySettings, deploy_contracts  # noqa: E402
 from devnet.network import Devnet, rpc_call  # noqa: E402
 from devnet.supervisor import ManagedProcess, free_port  # noqa: E402
 from toolkit.accounts import dev_accounts  # noqa: E402
@@ -108,7 +108,8 @@ def bench_l1_cost(url: str, raws: list[bytes]) -> tuple[int, int, int]:
     """Post the transfers as batches through the real Inbox; returns (batches, calldata bytes, gas)."""
     rpc_call(url, "evm_setAutomine", [True])
     operator = SENDERS[9]
-    deployment = deploy_contracts(url, SENDERS[0].private_key, {901: operator.address}, 32)
+    deployment = deploy_contracts(url, SENDERS[0].private_key, "single", 901, [operator.private_key],
+                                  RegistrySettings(epoch_length=32))
     w3 = Web3(HTTPProvider(url))
     inbox = w3.eth.contract(address=deployment.inbox, abi=load_artifact("Inbox")["abi"])
     chunks, chunk = [], []

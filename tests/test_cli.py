@@ -14,21 +14,29 @@ from pathlib import Path
 import pytest
 
 from devnet.supervisor import pid_alive
-from tests.conftest import wait_for
 from toolkit.accounts import dev_accounts
+from toolkit.testing import wait_for
 
 VICTIM = dev_accounts(10)[7]
 FREE_PORTS = ["--l1-port", "0", "--gateway-port", "0", "--sequencer-port", "0", "--verifier-port", "0"]
 
 
 def devnet(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "devnet.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "devnet.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def all_pids(state: dict) -> list[int]:
-    return ([state["l1"]["pid"]] + [n["pid"] for c in state["chains"] for n in c["nodes"]]
-            + [c["gateway"]["pid"] for c in state["chains"]])
+    return (
+        [state["l1"]["pid"]]
+        + [n["pid"] for c in state["chains"] for n in c["nodes"]]
+        + [c["gateway"]["pid"] for c in state["chains"]]
+    )
 
 
 @pytest.mark.slow
@@ -45,16 +53,34 @@ def test_detach_status_logs_down(tmp_path: Path) -> None:
     def batches_posted() -> bool:
         report = json.loads(devnet("--state-dir", str(tmp_path), "status", "--json").stdout)
         nodes = report["chains"][0]["nodes"]
-        return report["l1"]["healthy"] and all(n["healthy"] for n in nodes) and nodes[0]["batches_posted"] >= 1
+        return (
+            report["l1"]["healthy"] and all(n["healthy"] for n in nodes) and nodes[0]["batches_posted"] >= 1
+        )
 
     wait_for(batches_posted, timeout=40, what="a batch in `devnet status --json`")
     # Censor an account, then force its transfer in through L1 from the command line.
     censor = devnet("--state-dir", str(tmp_path), "sequencer", "censor", "--address", VICTIM.address)
     assert censor.returncode == 0 and VICTIM.address in censor.stdout, censor.stderr
-    forced = devnet("--state-dir", str(tmp_path), "force-include", "--chain", "901", "--from-key", VICTIM.private_key,
-                    "--to", "0x000000000000000000000000000000000000dEaD", "--value", "12345", "--wait")
+    forced = devnet(
+        "--state-dir",
+        str(tmp_path),
+        "force-include",
+        "--chain",
+        "901",
+        "--from-key",
+        VICTIM.private_key,
+        "--to",
+        "0x000000000000000000000000000000000000dEaD",
+        "--value",
+        "12345",
+        "--wait",
+    )
     assert forced.returncode == 0, forced.stderr + forced.stdout
-    assert "queued forced entry 0" in forced.stdout and "safe:" in forced.stdout and '"status": "0x1"' in forced.stdout
+    assert (
+        "queued forced entry 0" in forced.stdout
+        and "safe:" in forced.stdout
+        and '"status": "0x1"' in forced.stdout
+    )
     refused = devnet("--state-dir", str(tmp_path), "force-include", "--raw-tx", "0x")
     assert refused.returncode != 0 and "EmptyTransaction" in refused.stderr
     assert devnet("--state-dir", str(tmp_path), "sequencer", "censor", "--off").returncode == 0
@@ -64,14 +90,20 @@ def test_detach_status_logs_down(tmp_path: Path) -> None:
     assert "posted batch" in logs.stdout
     down = devnet("--state-dir", str(tmp_path), "down")
     assert down.returncode == 0 and "devnet stopped" in down.stdout
-    wait_for(lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=15, what="every process to stop")
+    wait_for(
+        lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=15, what="every process to stop"
+    )
     assert json.loads((tmp_path / "state.json").read_text())["ready"] is False
 
 
 @pytest.mark.slow
 def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "devnet.cli", "--state-dir", str(tmp_path), "up", *FREE_PORTS],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devnet.cli", "--state-dir", str(tmp_path), "up", *FREE_PORTS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         state = wait_for(lambda: _ready_state(tmp_path / "state.json"), timeout=60, what="devnet up")
         process.send_signal(signal.SIGINT)
@@ -114,8 +146,19 @@ def test_busy_port_is_a_clear_error_and_leaves_nothing_running(tmp_path: Path) -
         holder.listen()
         port = holder.getsockname()[1]
         started = time.time()
-        result = devnet("--state-dir", str(tmp_path), "up", "--l1-port", "0", "--sequencer-port", str(port),
-                        "--verifier-port", "0", "--gateway-port", "0")
+        result = devnet(
+            "--state-dir",
+            str(tmp_path),
+            "up",
+            "--l1-port",
+            "0",
+            "--sequencer-port",
+            str(port),
+            "--verifier-port",
+            "0",
+            "--gateway-port",
+            "0",
+        )
     assert result.returncode != 0 and f"port {port}" in result.stderr and "already in use" in result.stderr
     assert time.time() - started < 30
     anvil_log = tmp_path / "logs" / "anvil.log"
@@ -161,4 +204,6 @@ def test_pos_sequencer_commands(tmp_path: Path) -> None:
     finally:
         state = json.loads((tmp_path / "state.json").read_text())  # with the pid of the restarted node
         assert devnet(*base, "down").returncode == 0
-    wait_for(lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=15, what="every process to stop")
+    wait_for(
+        lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=15, what="every process to stop"
+    )

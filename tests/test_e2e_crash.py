@@ -9,8 +9,8 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from devnet.network import Devnet
-from tests.conftest import fast_config, safe_number, wait_for
 from toolkit.accounts import dev_accounts
+from toolkit.testing import fast_config, safe_number, wait_for
 
 ALICE, BOB = dev_accounts(2)
 
@@ -24,9 +24,19 @@ def test_verifier_serves_l1_blocks_after_the_sequencer_is_killed(tmp_path: Path)
         verifier = Web3(HTTPProvider(network.node_url("verifier-0")))
         receipts = []
         for nonce in range(3):
-            tx = {"type": 2, "chainId": 901, "nonce": nonce, "to": BOB.address, "value": 10**15, "gas": 21_000,
-                  "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
-            tx_hash = sequencer.eth.send_raw_transaction(Account.sign_transaction(tx, ALICE.private_key).raw_transaction)
+            tx = {
+                "type": 2,
+                "chainId": 901,
+                "nonce": nonce,
+                "to": BOB.address,
+                "value": 10**15,
+                "gas": 21_000,
+                "maxFeePerGas": 10**10,
+                "maxPriorityFeePerGas": 1,
+            }
+            tx_hash = sequencer.eth.send_raw_transaction(
+                Account.sign_transaction(tx, ALICE.private_key).raw_transaction
+            )
             receipts.append(sequencer.eth.wait_for_transaction_receipt(tx_hash, timeout=20, poll_latency=0.1))
         last = receipts[-1]["blockNumber"]
         wait_for(lambda: safe_number(verifier) >= last, what="the transfers to reach L1")
@@ -42,10 +52,19 @@ def test_verifier_serves_l1_blocks_after_the_sequencer_is_killed(tmp_path: Path)
         assert verifier.eth.get_balance(BOB.address, block_identifier="safe") == expected_balance
         assert safe_number(verifier) == safe
         # Writes get a clear error rather than vanishing.
-        tx = {"type": 2, "chainId": 901, "nonce": 3, "to": BOB.address, "value": 1, "gas": 21_000,
-              "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
+        tx = {
+            "type": 2,
+            "chainId": 901,
+            "nonce": 3,
+            "to": BOB.address,
+            "value": 1,
+            "gas": 21_000,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 1,
+        }
         reply = verifier.provider.make_request(
-            "eth_sendRawTransaction", ["0x" + bytes(Account.sign_transaction(tx, ALICE.private_key).raw_transaction).hex()]
+            "eth_sendRawTransaction",
+            ["0x" + bytes(Account.sign_transaction(tx, ALICE.private_key).raw_transaction).hex()],
         )
         assert "sequencer unreachable" in reply["error"]["message"]
         # A fresh verifier started now rebuilds the same chain from L1 alone.

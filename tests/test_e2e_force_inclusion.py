@@ -12,17 +12,25 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from devnet.network import Devnet
-from tests.conftest import fast_config, wait_for
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import ForcedTx, force_include
 from toolkit.l1.artifacts import load_artifact
+from toolkit.testing import fast_config, wait_for
 
 ACCOUNTS = dev_accounts(20)
 
 
 def l2_transfer(sender: int, nonce: int, *, chain_id: int = 901, value: int = 10**15, to: int = 19) -> bytes:
-    tx = {"type": 2, "chainId": chain_id, "nonce": nonce, "to": ACCOUNTS[to].address, "value": value,
-          "gas": 21_000, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
+    tx = {
+        "type": 2,
+        "chainId": chain_id,
+        "nonce": nonce,
+        "to": ACCOUNTS[to].address,
+        "value": value,
+        "gas": 21_000,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 1,
+    }
     return bytes(Account.sign_transaction(tx, ACCOUNTS[sender].private_key).raw_transaction)
 
 
@@ -42,7 +50,9 @@ def origin_of(w3: Web3, block_number: int) -> int:
 
 def submit(network: Devnet, raw: bytes, payer: int = 0) -> ForcedTx:
     state = network.state
-    return force_include(state["l1"]["rpc"], state["contracts"]["Inbox"], 901, raw, ACCOUNTS[payer].private_key)
+    return force_include(
+        state["l1"]["rpc"], state["contracts"]["Inbox"], 901, raw, ACCOUNTS[payer].private_key
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +76,9 @@ def test_censored_transaction_lands_through_l1_by_its_deadline(network: Devnet) 
         tx_hash = sequencer.eth.send_raw_transaction(raw)
         head = sequencer.eth.block_number
         wait_for(lambda: sequencer.eth.block_number >= head + 3, what="three L2 blocks")
-        assert rpc(sequencer_url, "eth_getTransactionReceipt", tx_hash.to_0x_hex()) is None, "censored tx landed"
+        assert rpc(sequencer_url, "eth_getTransactionReceipt", tx_hash.to_0x_hex()) is None, (
+            "censored tx landed"
+        )
         handle = submit(network, raw, payer=victim)
         assert handle.tx_hash == tx_hash.to_0x_hex()
         receipt = handle.wait_included(verifier_url, safe=True, timeout=60)
@@ -78,7 +90,9 @@ def test_censored_transaction_lands_through_l1_by_its_deadline(network: Devnet) 
         status = rpc(verifier_url, "rollup_syncStatus")
         assert status["blocksForcedByDerivation"] == 0
         l1 = Web3(HTTPProvider(network.state["l1"]["rpc"]))
-        inbox = l1.eth.contract(address=network.state["contracts"]["Inbox"], abi=load_artifact("Inbox")["abi"])
+        inbox = l1.eth.contract(
+            address=network.state["contracts"]["Inbox"], abi=load_artifact("Inbox")["abi"]
+        )
         included = inbox.events.ForcedTxIncluded().get_logs(from_block=handle.l1_block)
         assert any(e["args"]["fromIndex"] <= handle.index < e["args"]["toIndex"] for e in included)
         # The censored mempool copy is gone, not included twice.
@@ -90,19 +104,27 @@ def test_censored_transaction_lands_through_l1_by_its_deadline(network: Devnet) 
 @pytest.mark.slow
 def test_batch_skipping_an_overdue_entry_is_refused_and_the_sequencer_recovers(network: Devnet) -> None:
     sequencer_url, verifier_url = network.node_url("sequencer-0"), network.node_url("verifier-0")
+    rejections = rpc(sequencer_url, "rollup_syncStatus")["sequencing"]["overdueRejections"]  # earlier tests'
     rpc(sequencer_url, "devnet_setIgnoreForced", True)
     handle = submit(network, l2_transfer(4, 0), payer=4)
     receipt = handle.wait_included(verifier_url, safe=True, timeout=90)
     assert int(receipt["status"], 16) == 1
     sequencing = wait_for(
-        lambda: (s := rpc(sequencer_url, "rollup_syncStatus")["sequencing"])["overdueRejections"] >= 1 and s,
-        timeout=30, what="L1 to refuse a batch with ForcedTxOverdue",
+        lambda: (
+            (s := rpc(sequencer_url, "rollup_syncStatus")["sequencing"])["overdueRejections"] > rejections
+            and s
+        ),
+        timeout=30,
+        what="L1 to refuse a batch with ForcedTxOverdue",
     )
     assert sequencing["ignoreForced"] is False, "the sequencer did not notice"
     # Batches flow again and the sequencer's chain agrees with derivation.
     posted = sequencing["batchesPosted"]
-    wait_for(lambda: rpc(sequencer_url, "rollup_syncStatus")["sequencing"]["batchesPosted"] > posted + 1,
-             timeout=30, what="batches after the refusal")
+    wait_for(
+        lambda: rpc(sequencer_url, "rollup_syncStatus")["sequencing"]["batchesPosted"] > posted + 1,
+        timeout=30,
+        what="batches after the refusal",
+    )
     sequencer, verifier = Web3(HTTPProvider(sequencer_url)), Web3(HTTPProvider(verifier_url))
     safe = verifier.eth.get_block("safe")["number"]
     assert sequencer.eth.get_block(safe)["hash"] == verifier.eth.get_block(safe)["hash"]
@@ -115,7 +137,9 @@ def test_invalid_forced_transactions_are_skipped_alike_by_every_node(network: De
     sequencer = Web3(HTTPProvider(sequencer_url))
     sender = 5
     used_nonce = sequencer.eth.get_transaction_count(ACCOUNTS[sender].address)
-    sequencer.eth.wait_for_transaction_receipt(sequencer.eth.send_raw_transaction(l2_transfer(sender, used_nonce)))
+    sequencer.eth.wait_for_transaction_receipt(
+        sequencer.eth.send_raw_transaction(l2_transfer(sender, used_nonce))
+    )
     bad = {
         "garbage": b"\x02\xde\xad\xbe\xef",
         "wrong chain": l2_transfer(sender, used_nonce + 1, chain_id=902),
@@ -129,7 +153,10 @@ def test_invalid_forced_transactions_are_skipped_alike_by_every_node(network: De
     for url in (sequencer_url, verifier_url):
         for name, handle in handles.items():
             entry = wait_for(lambda u=url, h=handle: queue_entry(u, h.index), what=f"entry {name} on {url}")
-            assert entry["status"] == "skipped" and expectations[name] in entry["reason"].lower(), (url, entry)
+            assert entry["status"] == "skipped" and expectations[name] in entry["reason"].lower(), (
+                url,
+                entry,
+            )
         assert queue_entry(url, good.index)["status"] == "included"
     assert sequencer.eth.get_transaction_count(ACCOUNTS[sender].address) == used_nonce + 2
 
@@ -161,26 +188,46 @@ def test_two_hundred_forced_transactions_from_twenty_senders(tmp_path: Path) -> 
     network.up()
     try:
         l1 = Web3(HTTPProvider(network.state["l1"]["rpc"]))
-        inbox = l1.eth.contract(address=network.state["contracts"]["Inbox"], abi=load_artifact("Inbox")["abi"])
+        inbox = l1.eth.contract(
+            address=network.state["contracts"]["Inbox"], abi=load_artifact("Inbox")["abi"]
+        )
         fee = inbox.functions.forcedInclusionFee().call()
-        raws = [l2_transfer(sender, nonce, to=(sender + 1) % 20) for nonce in range(10) for sender in range(20)]
+        raws = [
+            l2_transfer(sender, nonce, to=(sender + 1) % 20) for nonce in range(10) for sender in range(20)
+        ]
         l1_hashes = []
         l1_nonces = {s: l1.eth.get_transaction_count(ACCOUNTS[s].address) for s in range(20)}
         for position, raw in enumerate(raws):  # all sent at once, mined together
             sender = position % 20
             tx = inbox.functions.forceInclude(901, raw).build_transaction(
-                {"from": ACCOUNTS[sender].address, "value": fee, "gas": 300_000, "nonce": l1_nonces[sender],
-                 "chainId": l1.eth.chain_id, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9}
+                {
+                    "from": ACCOUNTS[sender].address,
+                    "value": fee,
+                    "gas": 300_000,
+                    "nonce": l1_nonces[sender],
+                    "chainId": l1.eth.chain_id,
+                    "maxFeePerGas": 10**11,
+                    "maxPriorityFeePerGas": 10**9,
+                }
             )
             l1_nonces[sender] += 1
-            l1_hashes.append(l1.eth.send_raw_transaction(Account.sign_transaction(tx, ACCOUNTS[sender].private_key).raw_transaction))
+            l1_hashes.append(
+                l1.eth.send_raw_transaction(
+                    Account.sign_transaction(tx, ACCOUNTS[sender].private_key).raw_transaction
+                )
+            )
         for tx_hash in l1_hashes:
             assert l1.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.2)["status"] == 1
         verifier_url = network.node_url("verifier-0")
         entries = wait_for(
-            lambda: (q := rpc(verifier_url, "rollup_forcedQueue")) and len(q) == 200
-            and all(e["status"] == "included" and e["safe"] for e in q) and q,
-            timeout=120, what="all 200 forced entries to be safe on L2",
+            lambda: (
+                (q := rpc(verifier_url, "rollup_forcedQueue"))
+                and len(q) == 200
+                and all(e["status"] == "included" and e["safe"] for e in q)
+                and q
+            ),
+            timeout=120,
+            what="all 200 forced entries to be safe on L2",
         )
         verifier = Web3(HTTPProvider(verifier_url))
         queue_hashes = [e["txHash"] for e in sorted(entries, key=lambda e: e["index"])]

@@ -12,10 +12,10 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError
 
 from devnet.network import Devnet
-from tests.conftest import safe_number, wait_for
 from toolkit.accounts import dev_accounts
 from toolkit.batch import Batch, BatchBlock, encode_batch
 from toolkit.l1.artifacts import load_artifact
+from toolkit.testing import safe_number, wait_for
 
 STRANGER = dev_accounts(3)[2]
 
@@ -72,22 +72,42 @@ def test_garbage_batches_are_skipped_and_the_chain_goes_on(
         assert receipt["status"] == 1, name
         hashes[name] = receipt["transactionHash"].to_0x_hex()
     for w3 in (verifier_w3, sequencer_w3):
-        reasons = wait_for(lambda w3=w3: (s := skipped(w3)) and all(h in s for h in hashes.values()) and s,
-                           what="derivation to skip the garbage")
+        reasons = wait_for(
+            lambda w3=w3: (s := skipped(w3)) and all(h in s for h in hashes.values()) and s,
+            what="derivation to skip the garbage",
+        )
         for name, (_, expected) in garbage.items():
             assert expected in reasons[hashes[name]], (name, reasons[hashes[name]])
     # A well-formed batch holding an invalid transaction is skipped as a whole.
-    bad_tx = bytes(Account.sign_transaction(
-        {"type": 2, "chainId": 901, "nonce": 0, "to": STRANGER.address, "value": 10**40, "gas": 21_000,
-         "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}, STRANGER.private_key).raw_transaction)
+    bad_tx = bytes(
+        Account.sign_transaction(
+            {
+                "type": 2,
+                "chainId": 901,
+                "nonce": 0,
+                "to": STRANGER.address,
+                "value": 10**40,
+                "gas": 21_000,
+                "maxFeePerGas": 10**10,
+                "maxPriorityFeePerGas": 1,
+            },
+            STRANGER.private_key,
+        ).raw_transaction
+    )
     for _attempt in range(5):  # the real batcher may move the safe head between our read and our post
         safe = verifier_w3.eth.get_block("safe")
         origin = l1_w3.eth.block_number - 1
-        batch = Batch(901, safe["number"] + 1, bytes(safe["hash"]),
-                      (BatchBlock(origin, safe["timestamp"] + 1, 0, 0, (bad_tx,)),))
+        batch = Batch(
+            901,
+            safe["number"] + 1,
+            bytes(safe["hash"]),
+            (BatchBlock(origin, safe["timestamp"] + 1, 0, 0, (bad_tx,)),),
+        )
         receipt = post_as(l1_w3, contract, key, safe["number"] + 1, safe["number"] + 1, encode_batch(batch))
         tx_hash = receipt["transactionHash"].to_0x_hex()
-        reason = wait_for(lambda h=tx_hash: skipped(verifier_w3).get(h), what="the bad-tx batch to be skipped")
+        reason = wait_for(
+            lambda h=tx_hash: skipped(verifier_w3).get(h), what="the bad-tx batch to be skipped"
+        )
         if "invalid transaction" in reason:
             break
     assert "invalid transaction" in reason and "balance" in reason.lower(), reason

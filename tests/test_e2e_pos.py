@@ -14,12 +14,19 @@ from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
 from devnet.network import Devnet, rpc_call
-from tests.conftest import SubscriptionCollector, fast_config, raw_receipt, safe_number, wait_for
-from tests.test_e2e_rotation import l1_changes
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
 from toolkit.l1.artifacts import load_artifact
 from toolkit.sequencer.attestation import sign_digest
+from toolkit.testing import (
+    SubscriptionCollector,
+    fast_config,
+    l1_changes,
+    raw_receipt,
+    safe_number,
+    wait_for,
+    wait_for_event,
+)
 
 ACCOUNTS = dev_accounts(10)
 REPORTER = ACCOUNTS[9]
@@ -27,15 +34,23 @@ REPORTER = ACCOUNTS[9]
 
 def contracts(network: Devnet) -> tuple[Web3, Any, Any]:
     l1 = Web3(HTTPProvider(network.state["l1"]["rpc"]))
-    registry = l1.eth.contract(address=network.state["registry"]["address"], abi=load_artifact("StakingRegistry")["abi"])
+    registry = l1.eth.contract(
+        address=network.state["registry"]["address"], abi=load_artifact("StakingRegistry")["abi"]
+    )
     inbox = l1.eth.contract(address=network.state["contracts"]["Inbox"], abi=load_artifact("Inbox")["abi"])
     return l1, registry, inbox
 
 
 def send(l1: Web3, key: str, call: Any, value: int = 0) -> Any:
     sender = Account.from_key(key).address
-    tx = call.build_transaction({"from": sender, "value": value, "gas": 1_000_000,
-                                 "nonce": l1.eth.get_transaction_count(sender, "pending")})
+    tx = call.build_transaction(
+        {
+            "from": sender,
+            "value": value,
+            "gas": 1_000_000,
+            "nonce": l1.eth.get_transaction_count(sender, "pending"),
+        }
+    )
     tx_hash = l1.eth.send_raw_transaction(Account.sign_transaction(tx, key).raw_transaction)
     return l1.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.1)
 
@@ -71,8 +86,11 @@ def leader_node(network: Devnet) -> tuple[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    devnet = Devnet(fast_config(tmp_path_factory.mktemp("pos"), mode="pos", sequencers=4, epoch_length=60,
-                                liveness_timeout=6))
+    devnet = Devnet(
+        fast_config(
+            tmp_path_factory.mktemp("pos"), mode="pos", sequencers=4, epoch_length=60, liveness_timeout=6
+        )
+    )
     devnet.up()
     try:
         yield devnet
@@ -111,14 +129,18 @@ def test_unstake_delay_and_withdraw_once(network: Devnet) -> None:
     validator = next(s for s in network.state["sequencers"] if s["address"] != leader)
     stake = registry.functions.validators(validator["address"]).call()[0]
     receipt = send(l1, validator["private_key"], registry.functions.requestUnstake())
-    withdrawable_at = registry.events.UnstakeRequested().process_receipt(receipt, errors=DISCARD)[0]["args"]["withdrawableAt"]
+    withdrawable_at = registry.events.UnstakeRequested().process_receipt(receipt, errors=DISCARD)[0]["args"][
+        "withdrawableAt"
+    ]
     assert validator["address"] not in registry.functions.activeValidators().call()
     with pytest.raises(ContractCustomError):
         registry.functions.withdraw().estimate_gas({"from": validator["address"]})
     wait_for(lambda: l1.eth.block_number >= withdrawable_at, timeout=30, what="the unbonding delay")
     before = l1.eth.get_balance(validator["address"])
     receipt = send(l1, validator["private_key"], registry.functions.withdraw())
-    paid = l1.eth.get_balance(validator["address"]) - before + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    paid = (
+        l1.eth.get_balance(validator["address"]) - before + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    )
     assert paid == stake
     with pytest.raises(ContractCustomError) as error:
         registry.functions.withdraw().estimate_gas({"from": validator["address"]})
@@ -131,15 +153,23 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
     name, culprit = leader_node(network)
     verifier_url = network.node_url("verifier-0")
     start = l1.eth.block_number
-    with SubscriptionCollector(verifier_url.replace("http://", "ws://"), "newHeads") as heads:
+    ws_url = verifier_url.replace("http://", "ws://")
+    with (
+        SubscriptionCollector(ws_url, "newHeads") as heads,
+        SubscriptionCollector(ws_url, "sequencerChanged") as relayed,
+    ):
         proof = rpc_call(network.node_url(name), "devnet_equivocate")
         first, second = proof["blocks"]
         assert first["number"] == second["number"] and first["blockHash"] != second["blockHash"]
         unsafe_before = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]
         reorgs_before = rpc_call(verifier_url, "rollup_syncStatus")["reorgs"]
         # The subscriber has seen the unsafe head that the slash is about to drop.
-        wait_for(lambda: any(int(h["number"], 16) >= unsafe_before["number"] for h in heads.notices),
-                 timeout=10, what="newHeads to announce the unsafe head")
+        wait_for_event(
+            heads,
+            lambda h: int(h["number"], 16) >= unsafe_before["number"],
+            timeout=10,
+            what="newHeads to announce the unsafe head",
+        )
         # No test code submits the evidence: the nodes' watchtowers saw both blocks and report them.
         slashed = wait_for_slash(network, registry, culprit["address"], start, kind=0)
         stake, _, active, jailed = registry.functions.validators(culprit["address"]).call()
@@ -152,7 +182,15 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
                    and e["number"] == proof["number"] for e in evidence), evidence
         changes = l1_changes(network, start)
         assert changes[-1]["reason"] == "slashed" and changes[-1]["previous"] == culprit["address"]
-        # Every node follows the new leader and dropped the slashed leader's unsafe blocks.
+        # Every node dropped the slashed leader's unsafe blocks and follows the new leader. The
+        # verifier drops them as it relays the slash, so once the notice is here the reorg is done.
+        wait_for_event(
+            relayed,
+            lambda n: n["reason"] == "slashed" and n["previous"].lower() == culprit["address"].lower(),
+            timeout=20,
+            what="the verifier to relay the slash",
+        )
+        assert rpc_call(verifier_url, "rollup_syncStatus")["reorgs"] > reorgs_before
         wait_for(lambda: leader_node(network)[0] != name, timeout=20, what="the verifier to follow the new leader")
 
         def unsafe_signers() -> set[str]:
@@ -161,12 +199,14 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
             signatures = [rpc_call(verifier_url, "rollup_getBlockSignature", [hex(n)]) for n in numbers]
             return {s["signer"] for s in signatures if s}
 
-        wait_for(lambda: culprit["address"] not in unsafe_signers(), timeout=20,
-                 what="the verifier to drop the unsafe blocks the slashed leader signed")
-        assert rpc_call(verifier_url, "rollup_syncStatus")["reorgs"] > reorgs_before
+        assert culprit["address"] not in unsafe_signers(), "the verifier kept blocks the slashed leader signed"
         target = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]["number"] + 3
         verifier = Web3(HTTPProvider(verifier_url))
-        wait_for(lambda: safe_number(verifier) >= target, timeout=60, what="the chain to go on under the new leader")
+        wait_for(
+            lambda: safe_number(verifier) >= target,
+            timeout=60,
+            what="the chain to go on under the new leader",
+        )
     # A newHeads subscriber saw the reorg: a height announced twice, with another block the second time.
     hashes_at: dict[str, set[str]] = {}
     for head in heads.notices:
@@ -183,15 +223,26 @@ def test_censoring_leader_is_slashed(network: Devnet) -> None:
     name, culprit = leader_node(network)
     start = l1.eth.block_number
     rpc_call(network.node_url(name), "devnet_setIgnoreForced", [True])
-    tx = {"type": 2, "chainId": 901, "nonce": 0, "to": ACCOUNTS[8].address, "value": 5, "gas": 21_000,
-          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
+    tx = {
+        "type": 2,
+        "chainId": 901,
+        "nonce": 0,
+        "to": ACCOUNTS[8].address,
+        "value": 5,
+        "gas": 21_000,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 1,
+    }
     raw = bytes(Account.sign_transaction(tx, ACCOUNTS[7].private_key).raw_transaction)
     handle = force_include(network.state["l1"]["rpc"], inbox.address, 901, raw, ACCOUNTS[7].private_key)
     assert handle.deadline // 60 == l1.eth.block_number // 60, "the deadline must fall in this leader's epoch"
     handle.wait_included(network.node_url("verifier-0"), safe=True, timeout=60)
     # If derivation forced the entry in, L1 marks it late with the next batch that consumes it.
-    late, deadline = wait_for(lambda: (r := inbox.functions.lateness(901, handle.index).call())[0] and r,
-                              timeout=30, what="L1 to record the entry as late")
+    late, deadline = wait_for(
+        lambda: (r := inbox.functions.lateness(901, handle.index).call())[0] and r,
+        timeout=30,
+        what="L1 to record the entry as late",
+    )
     assert late and deadline == handle.deadline
     # The watchtowers report it; no test code submits the evidence.
     slashed = wait_for_slash(network, registry, culprit["address"], start, kind=1)
@@ -210,8 +261,11 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
         l1, registry, _ = contracts(network)
         gateway = Web3(HTTPProvider(network.gateway_url))
         # The leader is live (it has posted a batch), and L1 itself names it.
-        wait_for(lambda: safe_number(Web3(HTTPProvider(network.node_url("verifier-0")))) >= 1, timeout=30,
-                 what="a first batch")
+        wait_for(
+            lambda: safe_number(Web3(HTTPProvider(network.node_url("verifier-0")))) >= 1,
+            timeout=30,
+            what="a first batch",
+        )
         start = l1.eth.block_number
         leader = registry.functions.sequencerFor(901, start).call()
         name, dead = next((s["name"], s) for s in network.state["sequencers"] if s["address"] == leader)
@@ -221,8 +275,16 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
 
         def submit() -> None:
             nonlocal nonce
-            tx = {"type": 2, "chainId": 901, "nonce": nonce, "to": ACCOUNTS[4].address, "value": 1, "gas": 21_000,
-                  "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
+            tx = {
+                "type": 2,
+                "chainId": 901,
+                "nonce": nonce,
+                "to": ACCOUNTS[4].address,
+                "value": 1,
+                "gas": 21_000,
+                "maxFeePerGas": 10**10,
+                "maxPriorityFeePerGas": 1,
+            }
             raw = "0x" + bytes(Account.sign_transaction(tx, sender.private_key).raw_transaction).hex()
             reply = gateway.provider.make_request("eth_sendRawTransaction", [raw])
             if "result" in reply:
@@ -233,15 +295,21 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
             submit()
         network.processes[name].kill()
         killed_at = time.monotonic()
-        changes = wait_for(lambda: [c for c in l1_changes(network, start) if c["reason"] == "timeout"],
-                           timeout=40, what="a timeout handoff")
+        changes = wait_for(
+            lambda: [c for c in l1_changes(network, start) if c["reason"] == "timeout"],
+            timeout=40,
+            what="a timeout handoff",
+        )
         assert changes[0]["previous"] == dead["address"]
         failover_seconds = time.monotonic() - killed_at
         for _ in range(5):
             submit()
             time.sleep(0.2)
-        receipts = wait_for(lambda: (r := [raw_receipt(gateway, h) for h in accepted]) and all(r) and r,
-                            timeout=60, what="every accepted transfer to land after the failover")
+        receipts = wait_for(
+            lambda: (r := [raw_receipt(gateway, h) for h in accepted]) and all(r) and r,
+            timeout=60,
+            what="every accepted transfer to land after the failover",
+        )
         assert all(int(r["status"], 16) == 1 for r in receipts) and len(accepted) == nonce
         assert gateway.eth.get_transaction_count(sender.address) == nonce
         # The killed node, restarted, catches up from L1 and gossip.
@@ -249,7 +317,9 @@ def test_leader_killed_mid_epoch_is_skipped_after_the_timeout(tmp_path: Path) ->
         network.wait_node_ready(name)
         head = safe_number(Web3(HTTPProvider(network.node_url("verifier-0"))))
         restarted = Web3(HTTPProvider(network.node_url(name)))
-        wait_for(lambda: restarted.eth.block_number >= head, timeout=30, what="the restarted node to catch up")
+        wait_for(
+            lambda: restarted.eth.block_number >= head, timeout=30, what="the restarted node to catch up"
+        )
         assert restarted.eth.get_block(head)["hash"] == gateway.eth.get_block(head)["hash"]
         print(f"failover after SIGKILL: {failover_seconds:.1f}s")
     finally:

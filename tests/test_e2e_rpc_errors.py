@@ -14,8 +14,8 @@ from eth_account import Account
 from web3 import Web3
 
 from devnet.network import Devnet
-from tests.conftest import wait_for
 from toolkit.accounts import dev_accounts
+from toolkit.testing import wait_for
 
 ACCOUNTS = dev_accounts(10)
 SENDER = ACCOUNTS[5]
@@ -32,12 +32,24 @@ def post(url: str, body: bytes) -> tuple[int, Any]:
 
 
 def call(url: str, method: str, *params: Any) -> dict[str, Any]:
-    return post(url, json.dumps({"jsonrpc": "2.0", "id": 7, "method": method, "params": list(params)}).encode())[1]
+    return post(
+        url, json.dumps({"jsonrpc": "2.0", "id": 7, "method": method, "params": list(params)}).encode()
+    )[1]
 
 
-def signed(nonce: int, *, chain_id: int = 901, value: int = 1, gas: int = 21_000, key: str = SENDER.private_key) -> str:
-    tx = {"type": 2, "chainId": chain_id, "nonce": nonce, "to": ACCOUNTS[6].address, "value": value,
-          "gas": gas, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9}
+def signed(
+    nonce: int, *, chain_id: int = 901, value: int = 1, gas: int = 21_000, key: str = SENDER.private_key
+) -> str:
+    tx = {
+        "type": 2,
+        "chainId": chain_id,
+        "nonce": nonce,
+        "to": ACCOUNTS[6].address,
+        "value": value,
+        "gas": gas,
+        "maxFeePerGas": 10**11,
+        "maxPriorityFeePerGas": 10**9,
+    }
     return "0x" + bytes(Account.sign_transaction(tx, key).raw_transaction).hex()
 
 
@@ -55,8 +67,12 @@ def test_protocol_errors(url: str) -> None:
     assert call(url, "eth_getBlockByNumber", "lattest", False)["error"]["code"] == -32602
     assert post(url, b'{"jsonrpc":"2.0","id":1,"method":5}')[1]["error"]["code"] == -32600
     assert post(url, b"[]")[1]["error"]["code"] == -32600
-    status, _ = post(url, json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId",
-                                      "params": ["x" * (6 * 1024 * 1024)]}).encode())
+    status, _ = post(
+        url,
+        json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": ["x" * (6 * 1024 * 1024)]}
+        ).encode(),
+    )
     assert status == 413
     assert call(url, "eth_chainId")["result"] == hex(901)  # still serving
 
@@ -71,7 +87,9 @@ def test_batch_requests(url: str) -> None:
     status, replies = post(url, json.dumps(batch).encode())
     by_id = {reply["id"]: reply for reply in replies}
     assert set(by_id) == {1, 2, 3}
-    assert by_id[1]["result"] == hex(901) and by_id[2]["error"]["code"] == -32601 and by_id[3]["result"] == "901"
+    assert (
+        by_id[1]["result"] == hex(901) and by_id[2]["error"]["code"] == -32601 and by_id[3]["result"] == "901"
+    )
 
 
 def test_rejected_transactions_change_nothing(url: str, sequencer_w3: Web3) -> None:
@@ -103,7 +121,10 @@ def test_nonce_gap_is_held_until_filled_and_low_nonce_refused(url: str, sequence
         wait_for(lambda: sequencer_w3.eth.get_transaction(later)["blockNumber"], timeout=2.5, what="gap")
     first = call(url, "eth_sendRawTransaction", signed(nonce, key=key))["result"]
     for tx_hash in (first, later):
-        assert sequencer_w3.eth.wait_for_transaction_receipt(tx_hash, timeout=20, poll_latency=0.1)["status"] == 1
+        assert (
+            sequencer_w3.eth.wait_for_transaction_receipt(tx_hash, timeout=20, poll_latency=0.1)["status"]
+            == 1
+        )
     reply = call(url, "eth_sendRawTransaction", signed(nonce, key=key, value=3))
     assert "nonce too low" in reply["error"]["message"]
 
@@ -125,10 +146,20 @@ def test_websocket_new_heads_and_logs(devnet: Devnet, sequencer_w3: Web3) -> Non
 
     async def scenario() -> tuple[list[Any], list[Any]]:
         async with websockets.connect(ws_url) as socket:
-            await socket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}))
+            await socket.send(
+                json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]})
+            )
             heads_id = json.loads(await socket.recv())["result"]
-            await socket.send(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe",
-                                          "params": ["logs", {"address": ACCOUNTS[8].address}]}))
+            await socket.send(
+                json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": 2,
+                        "method": "eth_subscribe",
+                        "params": ["logs", {"address": ACCOUNTS[8].address}],
+                    }
+                )
+            )
             logs_id = json.loads(await socket.recv())["result"]
             heads: list[Any] = []
             async with asyncio.timeout(15):
@@ -136,7 +167,9 @@ def test_websocket_new_heads_and_logs(devnet: Devnet, sequencer_w3: Web3) -> Non
                     message = json.loads(await socket.recv())
                     if message["params"]["subscription"] == heads_id:
                         heads.append(message["params"]["result"])
-            await socket.send(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "eth_unsubscribe", "params": [heads_id]}))
+            await socket.send(
+                json.dumps({"jsonrpc": "2.0", "id": 3, "method": "eth_unsubscribe", "params": [heads_id]})
+            )
             await socket.send(json.dumps({"jsonrpc": "2.0", "id": 4, "method": "eth_chainId"}))
             replies = []
             async with asyncio.timeout(10):

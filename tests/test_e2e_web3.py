@@ -12,15 +12,20 @@ from eth_account import Account
 from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError
 
-from tests.conftest import safe_number, wait_for
 from toolkit.accounts import dev_accounts
+from toolkit.testing import safe_number, wait_for
 
 ALICE, BOB, CAROL = dev_accounts(3)
 
 
 def send(w3: Web3, key: str, tx: dict[str, Any]) -> Any:
     sender = Account.from_key(key).address
-    tx = {"from": sender, "nonce": w3.eth.get_transaction_count(sender, "pending"), "chainId": w3.eth.chain_id, **tx}
+    tx = {
+        "from": sender,
+        "nonce": w3.eth.get_transaction_count(sender, "pending"),
+        "chainId": w3.eth.chain_id,
+        **tx,
+    }
     if "gas" not in tx:
         tx["gas"] = w3.eth.estimate_gas(tx)
     tx.setdefault("maxFeePerGas", w3.eth.gas_price * 2)
@@ -39,16 +44,22 @@ def test_transfer_receipt_and_verifier_derives_the_same_block(sequencer_w3: Web3
     tx = sequencer_w3.eth.get_transaction(receipt["transactionHash"])
     assert tx["value"] == 12345 and tx["blockNumber"] == receipt["blockNumber"] and tx["type"] == 2
     # The verifier derives the block from L1 alone and gets the same hash.
-    wait_for(lambda: safe_number(verifier_w3) >= receipt["blockNumber"], what="the verifier to derive the block")
+    wait_for(
+        lambda: safe_number(verifier_w3) >= receipt["blockNumber"], what="the verifier to derive the block"
+    )
     derived = verifier_w3.eth.get_block(receipt["blockNumber"])
     assert derived["hash"] == receipt["blockHash"]
     assert verifier_w3.eth.get_transaction_receipt(receipt["transactionHash"])["status"] == 1
     assert verifier_w3.eth.get_block("safe")["number"] >= receipt["blockNumber"]
 
 
-def test_deploy_call_and_events(sequencer_w3: Web3, verifier_w3: Web3, counter_artifact: dict[str, Any]) -> None:
+def test_deploy_call_and_events(
+    sequencer_w3: Web3, verifier_w3: Web3, counter_artifact: dict[str, Any]
+) -> None:
     factory = sequencer_w3.eth.contract(abi=counter_artifact["abi"], bytecode=counter_artifact["bytecode"])
-    deployed = send(sequencer_w3, BOB.private_key, factory.constructor().build_transaction({"from": BOB.address}))
+    deployed = send(
+        sequencer_w3, BOB.private_key, factory.constructor().build_transaction({"from": BOB.address})
+    )
     address = deployed["contractAddress"]
     assert address and sequencer_w3.eth.get_code(address) != b""
     counter = sequencer_w3.eth.contract(address=address, abi=counter_artifact["abi"])
@@ -62,8 +73,12 @@ def test_deploy_call_and_events(sequencer_w3: Web3, verifier_w3: Web3, counter_a
     assert log["blockHash"] == receipt["blockHash"] and log["transactionHash"] == receipt["transactionHash"]
     # eth_getLogs by address and topic, and the call at a past block sees the old state.
     logs = sequencer_w3.eth.get_logs(
-        {"fromBlock": deployed["blockNumber"], "toBlock": "latest", "address": address,
-         "topics": [counter.events.Incremented().topic]}
+        {
+            "fromBlock": deployed["blockNumber"],
+            "toBlock": "latest",
+            "address": address,
+            "topics": [counter.events.Incremented().topic],
+        }
     )
     assert [entry["transactionHash"] for entry in logs] == [receipt["transactionHash"]]
     assert counter.functions.count().call(block_identifier=deployed["blockNumber"]) == 0
@@ -76,7 +91,9 @@ def test_deploy_call_and_events(sequencer_w3: Web3, verifier_w3: Web3, counter_a
     with pytest.raises(ContractLogicError, match="counter says no"):
         counter.functions.fail().estimate_gas({"from": BOB.address})
     # The verifier derives the deployment and the call and agrees on state.
-    wait_for(lambda: safe_number(verifier_w3) >= receipt["blockNumber"], what="derivation of the contract call")
+    wait_for(
+        lambda: safe_number(verifier_w3) >= receipt["blockNumber"], what="derivation of the contract call"
+    )
     verifier_counter = verifier_w3.eth.contract(address=address, abi=counter_artifact["abi"])
     assert verifier_counter.functions.count().call(block_identifier="safe") == 7
     assert verifier_w3.eth.get_block(receipt["blockNumber"])["hash"] == receipt["blockHash"]
@@ -112,19 +129,29 @@ def test_websocket_logs_subscription_delivers_contract_events(
     devnet: Any, sequencer_w3: Web3, counter_artifact: dict[str, Any]
 ) -> None:
     factory = sequencer_w3.eth.contract(abi=counter_artifact["abi"], bytecode=counter_artifact["bytecode"])
-    address = send(sequencer_w3, CAROL.private_key, factory.constructor().build_transaction({"from": CAROL.address}))[
-        "contractAddress"
-    ]
+    address = send(
+        sequencer_w3, CAROL.private_key, factory.constructor().build_transaction({"from": CAROL.address})
+    )["contractAddress"]
     counter = sequencer_w3.eth.contract(address=address, abi=counter_artifact["abi"])
     ws_url = devnet.node_url("sequencer-0").replace("http://", "ws://")
 
     async def scenario() -> tuple[dict[str, Any], Any]:
         async with websockets.connect(ws_url) as socket:
-            await socket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
-                                          "params": ["logs", {"address": address}]}))
+            await socket.send(
+                json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "eth_subscribe",
+                        "params": ["logs", {"address": address}],
+                    }
+                )
+            )
             subscription = json.loads(await socket.recv())["result"]
             receipt = await asyncio.to_thread(
-                send, sequencer_w3, CAROL.private_key,
+                send,
+                sequencer_w3,
+                CAROL.private_key,
                 counter.functions.increment(3).build_transaction({"from": CAROL.address}),
             )
             async with asyncio.timeout(15):

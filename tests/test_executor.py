@@ -3,12 +3,12 @@
 import pytest
 from eth_account import Account
 
-from tests.l2_helpers import ACCOUNTS, CHAIN_ID, chain_config, transfer
 from toolkit.l2.executor import BlockAttributes, BlockExecutionError, L2Executor
 from toolkit.l2.signed_block import SignedBlock
 from toolkit.l2.transactions import InvalidTransaction
 from toolkit.l2.txpool import TxPool
 from toolkit.signing import SigningDomain
+from toolkit.testing import ACCOUNTS, CHAIN_ID, chain_config, transfer
 
 ATTRIBUTES = BlockAttributes(timestamp=1_700_000_005, l1_origin_number=3, l1_origin_hash=b"\x33" * 32)
 
@@ -37,7 +37,9 @@ def test_sequencer_skips_invalid_transactions_and_derivation_refuses_them() -> N
 
 def test_timestamps_must_increase() -> None:
     executor = L2Executor(chain_config())
-    stale = BlockAttributes(timestamp=chain_config().genesis_timestamp, l1_origin_number=0, l1_origin_hash=b"\0" * 32)
+    stale = BlockAttributes(
+        timestamp=chain_config().genesis_timestamp, l1_origin_number=0, l1_origin_hash=b"\0" * 32
+    )
     with pytest.raises(BlockExecutionError, match="timestamp"):
         executor.execute_block(executor.head, stale, [], strict=True)
 
@@ -90,7 +92,8 @@ def test_mempool_rejections_and_nonce_gaps() -> None:
 
 def test_unprotected_legacy_transactions_are_refused() -> None:
     legacy = Account.sign_transaction(
-        {"nonce": 0, "gasPrice": 10**9, "gas": 21_000, "to": ACCOUNTS[1].address, "value": 1}, ACCOUNTS[0].private_key
+        {"nonce": 0, "gasPrice": 10**9, "gas": 21_000, "to": ACCOUNTS[1].address, "value": 1},
+        ACCOUNTS[0].private_key,
     )
     pool = TxPool(L2Executor(chain_config()))
     with pytest.raises(InvalidTransaction, match="replay-protected"):

@@ -1,7 +1,10 @@
 """One stable RPC URL per L2 chain, in front of every node of the chain; handoffs happen behind it.
 
-- Writes (eth_sendRawTransaction, and any batch holding one) go to the leader L1 names; if the
-  leader cannot be reached, to any other healthy node (which forwards to the leader it knows).
+- Writes (a request with method eth_sendRawTransaction, or a batch holding one) go to the leader
+  L1 names; if the leader cannot be reached, to any other healthy node (which forwards to the
+  leader it knows). The body is parsed, not searched: a method name inside params is no write.
+  A body that is not JSON gets -32700 and one that is not a request object or batch gets -32600,
+  both from the gateway itself without contacting a node.
   If no node takes it, the client gets an error: a transaction is never silently dropped.
 - Every transaction the gateway accepted is kept until a healthy node has its receipt; if it has
   none after RESEND_AFTER seconds (its leader died, or lost the lead with the tx in its mempool),
@@ -31,8 +34,10 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from toolkit.bounded_json import MAX_JSON_DEPTH, json_depth_exceeds
 from toolkit.l1.client import L1Client
 from toolkit.modes import mode_named
+from toolkit.rpc.errors import INVALID_REQUEST, PARSE_ERROR
 
 log = logging.getLogger("toolkit.gateway")
 
@@ -41,6 +46,59 @@ HEALTH_TIMEOUT = aiohttp.ClientTimeout(total=1)
 POLL_SECONDS = 0.25
 RESEND_AFTER = 3.0
 KEEP_SECONDS = 600.0
+WRITE_METHOD = "eth_sendRawTransaction"
+
+
+class GatewayRequestError(Exception):
+    """A body the gateway answers itself (JSON-RPC error, id null) without contacting a node."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def reply(self) -> dict[str, Any]:
+        return {"jsonrpc": "2.0", "id": None, "error": {"code": self.code, "message": self.message}}
+
+
+@dataclass(frozen=True)
+class RpcBody:
+    """A parsed JSON-RPC HTTP body: one request or a batch (items are not checked further)."""
+
+    requests: list[Any]
+    batch: bool
+
+    @property
+    def writes(self) -> bool:
+        """True if the body (or any request of the batch) sends a transaction."""
+        return any(isinstance(r, dict) and r.get("method") == WRITE_METHOD for r in self.requests)
+
+    @property
+    def request_id(self) -> Any:
+        """The id to answer a single request with (None for a batch)."""
+        return None if self.batch else self.requests[0].get("id")
+
+
+def _usable_id(message: dict[str, Any]) -> bool:
+    """Ids that can match a reply to its request (a list or object id is not hashable)."""
+    return isinstance(message.get("id"), str | int) and not isinstance(message.get("id"), bool)
+
+
+def parse_rpc_body(body: bytes) -> RpcBody:
+    """Parse an HTTP JSON-RPC body; raises GatewayRequestError with -32700 or -32600."""
+    if json_depth_exceeds(body):  # json.loads could crash the process (see toolkit/bounded_json.py)
+        raise GatewayRequestError(INVALID_REQUEST, f"invalid request: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise GatewayRequestError(PARSE_ERROR, "parse error: body is not valid JSON") from exc
+    if isinstance(parsed, dict):
+        return RpcBody([parsed], batch=False)
+    if isinstance(parsed, list):
+        if not parsed:
+            raise GatewayRequestError(INVALID_REQUEST, "invalid request: empty batch")
+        return RpcBody(parsed, batch=True)
+    raise GatewayRequestError(INVALID_REQUEST, "invalid request: expected a request object or a batch array")
 
 
 @dataclass
@@ -107,21 +165,25 @@ class Gateway:
         async with self.session.post(url, json=request) as response:
             return await response.json(content_type=None)
 
-    def remember_writes(self, body: bytes, payload: bytes) -> None:
-        """Keep every transaction a node accepted through us, until it is confirmed."""
+    def remember_writes(self, requests: list[Any], payload: bytes) -> None:
+        """Keep every transaction a node accepted through us, until it is confirmed.
+
+        `requests` are the parsed request objects (one, or a batch's); replies are matched by id.
+        """
         try:
-            requests, replies = json.loads(body), json.loads(payload)
+            replies = json.loads(payload)
         except ValueError:
             return
-        requests = requests if isinstance(requests, list) else [requests]
         replies = replies if isinstance(replies, list) else [replies]
-        by_id = {reply.get("id"): reply for reply in replies if isinstance(reply, dict)}
+        by_id = {reply.get("id"): reply for reply in replies if isinstance(reply, dict) and _usable_id(reply)}
         now = time.monotonic()
         for request in requests:
-            if isinstance(request, dict) and request.get("method") == "eth_sendRawTransaction":
-                reply = by_id.get(request.get("id"), {})
-                if isinstance(reply.get("result"), str):
-                    self.unconfirmed[reply["result"]] = (request["params"][0], now, now)
+            if not isinstance(request, dict) or request.get("method") != WRITE_METHOD or not _usable_id(request):
+                continue
+            params = request.get("params")
+            reply = by_id.get(request.get("id"), {})
+            if isinstance(reply.get("result"), str) and isinstance(params, list) and params:
+                self.unconfirmed[reply["result"]] = (params[0], now, now)
 
     async def settle_writes(self) -> None:
         """Drop confirmed transactions; send again those that should have landed by now."""
@@ -140,7 +202,7 @@ class Gateway:
             if now - sent_at < RESEND_AFTER or self.leader_url is None or not self.healthy.get(self.leader_url):
                 continue
             try:
-                reply = await self._call(self.leader_url, "eth_sendRawTransaction", [raw])
+                reply = await self._call(self.leader_url, WRITE_METHOD, [raw])
             except Exception:
                 continue
             error = reply.get("error", {}).get("message", "")
@@ -159,7 +221,11 @@ class Gateway:
             return web.json_response({"leader": self.leader_url, "healthy": self.healthy,
                                       "unconfirmed": len(self.unconfirmed), "resent": self.resent})
         body = await request.read()
-        writes = b"eth_sendRawTransaction" in body
+        try:
+            parsed = parse_rpc_body(body)
+        except GatewayRequestError as exc:
+            return web.json_response(exc.reply())
+        writes = parsed.writes
         assert self.session is not None
         last_error = "no node of this chain is reachable"
         for url in self.candidates(writes):
@@ -168,13 +234,13 @@ class Gateway:
                     payload = await reply.read()
                     if writes:
                         self.forwarded_writes += 1
-                        self.remember_writes(body, payload)
+                        self.remember_writes(parsed.requests, payload)
                     return web.Response(body=payload, status=reply.status, content_type="application/json")
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self.healthy[url] = False
                 last_error = f"{url}: {exc}"
         message = f"gateway: {last_error}" + ("; transaction not accepted" if writes else "")
-        error = {"jsonrpc": "2.0", "id": _request_id(body), "error": {"code": -32000, "message": message}}
+        error = {"jsonrpc": "2.0", "id": parsed.request_id, "error": {"code": -32000, "message": message}}
         return web.json_response(error)
 
     async def handle_ws(self, request: web.Request) -> web.WebSocketResponse:
@@ -274,14 +340,6 @@ class WsRelay:
             self.subscriptions[message["result"]] = params
             self.backend_to_client[message["result"]] = message["result"]
         await self.client.send_json(message)
-
-
-def _request_id(body: bytes) -> Any:
-    try:
-        parsed = json.loads(body)
-        return parsed.get("id") if isinstance(parsed, dict) else None
-    except ValueError:
-        return None
 
 
 async def serve(config: GatewayConfig) -> None:

@@ -14,6 +14,7 @@ from toolkit.rpc.rollup_api import RollupApi
 from toolkit.rpc.server import MAX_BODY_BYTES, JsonRpcServer
 from toolkit.rpc.subscriptions import subscription_factory
 from toolkit.sequencer.attestation import AttestationRefused, check_batch_matches_chain, sign_digest
+from toolkit.sequencer.handoff import HANDOFF_PATH, HandoffOrigins, make_handoff_handler
 from toolkit.signing import batch_digest
 
 log = logging.getLogger(__name__)
@@ -68,5 +69,7 @@ def build_app(node: L2Node) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_post("/p2p/attest", attest)
     app.router.add_post("/p2p/block", receive_block)
+    app.router.add_post(HANDOFF_PATH, make_handoff_handler(
+        node.pool, node.handoff.origins if node.handoff is not None else HandoffOrigins()))
     app.router.add_get("/p2p/block/{number}", serve_block)
     return app

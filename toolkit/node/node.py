@@ -35,6 +35,7 @@ from toolkit.rpc.events import BlockEvent, ChainEvents, NoticeEvent
 from toolkit.sequencer.attestation import collect_attestations
 from toolkit.sequencer.batcher import Batcher
 from toolkit.sequencer.block_builder import BlockBuilder
+from toolkit.sequencer.handoff import MempoolHandoff
 from toolkit.sequencer.leadership import Leadership
 from toolkit.sequencer.signing_guard import DoubleSignRefused, SigningGuard
 from toolkit.sequencer.watchtower import Watchtower
@@ -73,11 +74,13 @@ class L2Node:
             self.receiver.on_seen.append(self.watchtower.observe)
         self.receiver.view = lambda: self.leadership.view
         self.guard: SigningGuard | None = None
+        self._refused_height = -1
         self.started_at = time.time()
         self.pool: TxPool | None = None
         self.builder: BlockBuilder | None = None
         self.batcher: Batcher | None = None
         self.publisher: GossipPublisher | None = None
+        self.handoff: MempoolHandoff | None = None
         self.url = f"http://{config.host}:{config.port}"
         if config.role == "sequencer":
             assert config.private_key is not None
@@ -90,6 +93,9 @@ class L2Node:
                 config.batch_max_blocks, config.batch_max_seconds, config.batch_compression,
             )
             self.publisher = GossipPublisher(self.url, config.peers)
+            assert self.address is not None
+            self.handoff = MempoolHandoff(self.pool, self.address, self.url)
+            self.handoff.origins.listeners.append(self._note_pending)
             self.state.on_reorg(self.publisher.forget_from)
             self.batcher.on_forced_overdue = self._include_overdue_entries
             if self.mode.attests:
@@ -133,10 +139,14 @@ class L2Node:
         if self.pool is None or not self.leadership.is_leader:
             return await self._forward_transaction(raw)
         tx_hash = self.pool.add(raw)
+        self._note_pending(tx_hash)
+        return tx_hash
+
+    def _note_pending(self, tx_hash: bytes) -> None:
+        """A transaction entered our pool (from a client or handed over by another node)."""
         for notify in self.on_pending_transaction:
             notify(tx_hash)
         self._tx_arrived.set()
-        return tx_hash
 
     async def _forward_transaction(self, raw: bytes) -> bytes:
         target = self.leadership.url_of(self.leadership.leader) or self.config.sequencer_url
@@ -174,6 +184,8 @@ class L2Node:
                 except InvalidTransaction:
                     pass  # already in the new chain, or no longer valid
             self._tx_arrived.set()
+            if self.handoff is not None:
+                self.handoff.poke()
         else:
             for tx in event.block.transactions:
                 self.pool.drop(tx.hash)
@@ -234,6 +246,8 @@ class L2Node:
     # ----- lifecycle -----
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._l1_loop(), name="l1"))
+        if self.handoff is not None:
+            self.handoff.start()
         if self.is_sequencer:
             self._tasks.append(asyncio.create_task(self._build_loop(), name="build"))
             self._tasks.append(asyncio.create_task(self._batch_loop(), name="batch"))
@@ -244,6 +258,8 @@ class L2Node:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.receiver.close()
         await self.leadership.close()
+        if self.handoff is not None:
+            await self.handoff.close()
         if self.watchtower is not None:
             await self.watchtower.close()
         if self.guard is not None:
@@ -259,6 +275,7 @@ class L2Node:
                 more = await self.derivation.step()
                 self.l1_head = await self.l1.head()
                 await self.leadership.observe(self.l1_head)
+                self._note_leader()
                 if self.watchtower is not None:
                     await self.watchtower.check_censorship(len(self.state.forced_queue.entries))
                 if not more and not self.ready.is_set():
@@ -307,6 +324,10 @@ class L2Node:
         origin = self.derivation.latest_l1
         if view is None or not view.leads(self.address) or origin is None:
             return False
+        if self._resume_signed_height():
+            return True
+        if self.guard.signed(self.chain_id, self.executor.head_number + 1) is not None:
+            return False  # we signed another block at this height, on another parent: never sign twice
         executed = self.builder.prepare(origin)
         view = await self.leadership.refresh()  # and right before signing
         if view is None or not view.leads(self.address):
@@ -327,6 +348,36 @@ class L2Node:
         self._note_signed(signed)
         self.publisher.publish(signed)
         return True
+
+    def _resume_signed_height(self) -> bool:
+        """If we already signed a block at the next height on our head, adopt that one again."""
+        assert self.guard is not None and self.publisher is not None
+        number = self.executor.head_number + 1
+        previous = self.guard.signed(self.chain_id, number)
+        if previous is None:
+            return False
+        if previous.parent_hash != bytes(self.executor.head.hash):
+            if self._refused_height != number:
+                self._refused_height = number
+                log.error("not building block %d: we signed another block there on another parent; the chain "
+                          "waits for another leader (liveness timeout) rather than for our equivocation", number)
+            return False
+        try:
+            self.receiver.accept_own(previous)
+        except Exception as exc:
+            log.warning("our signed block %d no longer executes on our head: %s", number, exc)
+            return False
+        self.publisher.publish(previous)
+        return True
+
+    def _note_leader(self) -> None:
+        """Tell the mempool handoff who leads (it forwards our pool while that is someone else)."""
+        view = self.leadership.view
+        if self.handoff is None or view is None:
+            return
+        leader = view.leader
+        self.handoff.note_leader(f"{view.epoch}:{leader}", leader, self.leadership.url_of(leader),
+                                 view.leads(self.address))
 
     def _note_signed(self, block: SignedBlock) -> None:
         assert self.address is not None
@@ -409,6 +460,7 @@ class L2Node:
                 "censored": sorted(self.pool.censored),
                 "ignoreForced": self.builder.ignore_forced,
                 "leading": self.leadership.is_leader,
+                "handoff": self.handoff.describe() if self.handoff is not None else None,
                 "signedHeights": len(self.guard.signed_above(self.chain_id, self.state.safe_number))
                 if self.guard is not None else 0,
             }

@@ -1,0 +1,162 @@
+"""GossipReceiver: which signed blocks a follower takes as its unsafe head, with real blocks, in process.
+
+The leader's blocks are executed by its own L2Executor and signed with toolkit.testing.sign_block;
+the follower re-executes them in another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from eth_utils import keccak
+
+from toolkit.accounts import DevAccount
+from toolkit.forced_queue import ForcedEntry
+from toolkit.l1.client import L1Block
+from toolkit.l2.executor import ExecutedBlock
+from toolkit.l2.signed_block import SignedBlock
+from toolkit.modes import LeaderView
+from toolkit.node.gossip import GossipReceiver, GossipRejected
+from toolkit.rpc.events import BlockEvent
+from toolkit.testing import (
+    ACCOUNTS,
+    CHAIN_ID,
+    DOMAIN,
+    GENESIS_TIMESTAMP,
+    build_block,
+    new_state,
+    sign_block,
+    transfer,
+)
+
+LEADER, OTHER, STRANGER = ACCOUNTS[0], ACCOUNTS[1], ACCOUNTS[2]
+ORIGIN = L1Block(1, b"\x11" * 32, GENESIS_TIMESTAMP + 1)
+
+
+def lead(receiver: GossipReceiver, signers: tuple[DevAccount, ...], leader: DevAccount | None) -> None:
+    """Give the receiver a view of who leads, as the node's leadership would from L1."""
+    view = LeaderView(ORIGIN, 0, 32, leader.address if leader is not None else None,
+                      tuple(s.address for s in signers))
+    receiver.view = lambda: view
+
+
+def follower(*signers: DevAccount, leader: DevAccount | None = LEADER) -> GossipReceiver:
+    receiver = GossipReceiver(CHAIN_ID, new_state(), DOMAIN)
+    lead(receiver, signers, leader)
+    return receiver
+
+
+def chain_of(count: int, timestamp_offset: int = 0) -> list[ExecutedBlock]:
+    """A leader's blocks 1..count with a transfer each (another offset: other blocks, other hashes)."""
+    state = new_state()
+    return [
+        build_block(state, ORIGIN, [transfer(3, n)], timestamp=GENESIS_TIMESTAMP + 1 + n + timestamp_offset)
+        for n in range(count)
+    ]
+
+
+def signed(executed: ExecutedBlock, signer: DevAccount = LEADER, **overrides: Any) -> SignedBlock:
+    return sign_block(executed, signer.private_key, **overrides)
+
+
+def test_sign_block_signs_as_the_node_does() -> None:
+    leader = new_state()
+    executed = build_block(leader, ORIGIN, [transfer(0, 0)])
+    assert sign_block(executed, LEADER.private_key) == SignedBlock.create(
+        DOMAIN, CHAIN_ID, executed, LEADER.private_key
+    )
+
+
+def test_block_from_an_allowed_signer_is_re_executed_and_becomes_the_unsafe_head() -> None:
+    blocks, receiver = chain_of(2), follower(LEADER)
+    assert receiver._accept(signed(blocks[0])) == "accepted"
+    assert receiver._accept(signed(blocks[1])) == "accepted"
+    assert receiver._accept(signed(blocks[1])) == "known"
+    ours = receiver.state
+    assert ours.unsafe_number == 2 and ours.safe_number == 0 and receiver.accepted == 2
+    assert [ours.executor.canonical_hash(n) for n in (1, 2)] == [b.hash for b in blocks]
+
+
+def test_receive_takes_the_json_message_peers_send() -> None:
+    [block], receiver = chain_of(1), follower(LEADER)
+    assert asyncio.run(receiver.receive({"block": signed(block).to_json()})) == "accepted"
+    with pytest.raises(GossipRejected, match="malformed"):
+        asyncio.run(receiver.receive({"block": {"number": 1}}))
+    with pytest.raises(GossipRejected, match="malformed"):
+        asyncio.run(receiver.receive({}))
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda blocks: signed(blocks[0], STRANGER), "may not sequence"),
+        (lambda blocks: signed(blocks[0], chain_id=902), "block for chain 902"),
+        (lambda blocks: signed(blocks[0], block_hash=b"\x99" * 32), "hash differs from the signed one"),
+        (lambda blocks: signed(blocks[1]), "unknown parent"),
+        (lambda blocks: signed(blocks[0], raw_transactions=(transfer(3, 5),)), "does not execute"),
+    ],
+    ids=["unknown signer", "wrong chain", "bad hash", "unknown parent", "invalid transaction"],
+)
+def test_refused_blocks_change_nothing(make: Any, reason: str) -> None:
+    blocks, receiver = chain_of(2), follower(LEADER)
+    with pytest.raises(GossipRejected, match=reason):
+        receiver._accept(make(blocks))
+    assert receiver.state.unsafe_number == 0 and receiver.accepted == 0
+
+
+def test_block_with_forced_entries_this_node_has_not_seen_is_refused() -> None:
+    raw = transfer(1, 0)
+    entry = ForcedEntry(0, keccak(raw), "0x" + "00" * 20, 1, 11, raw)
+    leader = new_state()
+    leader.forced_queue.add(entry)
+    block = build_block(leader, ORIGIN, forced_end=1)
+    receiver = follower(LEADER)
+    with pytest.raises(GossipRejected, match="has seen 0 on L1 so far"):
+        receiver._accept(signed(block))
+    receiver.state.forced_queue.add(entry)  # once L1 showed it, the same block is fine
+    assert receiver._accept(signed(block)) == "accepted"
+
+
+def test_block_conflicting_with_the_safe_chain_is_refused_even_from_the_leader() -> None:
+    receiver = follower(LEADER)
+    ours = build_block(receiver.state, ORIGIN, timestamp=GENESIS_TIMESTAMP + 7)
+    receiver.state.adopt_safe([ours], l1_block=2)
+    with pytest.raises(GossipRejected, match="conflicts with the safe chain"):
+        receiver._accept(signed(chain_of(1)[0]))
+    assert receiver.state.executor.canonical_hash(1) == ours.hash
+
+
+@pytest.mark.parametrize("current_leader", [LEADER, None], ids=["another leads", "leader unknown"])
+def test_competing_block_from_a_validator_that_does_not_lead_is_refused(
+    current_leader: DevAccount | None,
+) -> None:
+    receiver = follower(LEADER, OTHER, leader=LEADER)
+    receiver._accept(signed(chain_of(1)[0]))
+    lead(receiver, (LEADER, OTHER), current_leader)
+    competing = signed(chain_of(1, timestamp_offset=5)[0], OTHER)
+    with pytest.raises(GossipRejected, match="competes with ours"):
+        receiver._accept(competing)
+    assert receiver.state.reorg_count == 0
+
+
+def test_competing_block_from_the_current_leader_replaces_ours() -> None:
+    receiver = follower(LEADER, OTHER, leader=LEADER)
+    old = chain_of(2)
+    receiver._accept(signed(old[0]))
+    receiver._accept(signed(old[1]))
+    events: list[BlockEvent] = []
+    receiver.state.events.listen(events.append)
+    lead(receiver, (LEADER, OTHER), OTHER)  # a handoff: the new leader builds on block 1
+    new = new_state()
+    assert build_block(new, ORIGIN, [transfer(3, 0)], timestamp=GENESIS_TIMESTAMP + 1).hash == old[0].hash
+    replacement = build_block(new, ORIGIN, [transfer(2, 0)], timestamp=GENESIS_TIMESTAMP + 9)
+    assert receiver._accept(signed(replacement, OTHER)) == "accepted"
+    state = receiver.state
+    assert state.reorg_count == 1 and state.unsafe_number == 2
+    assert state.executor.canonical_hash(2) == replacement.hash
+    assert [(bytes(e.block.hash), e.removed) for e in events] == [
+        (old[1].hash, True),
+        (replacement.hash, False),
+    ]
