@@ -49,9 +49,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from devnet.network import Devnet, http_json, rpc_call  # noqa: E402
-from tests.conftest import SubscriptionCollector, fast_config  # noqa: E402
 from toolkit.accounts import TEST_MNEMONIC, DevAccount, _derive, dev_accounts  # noqa: E402
 from toolkit.l1.artifacts import load_artifact  # noqa: E402
+from toolkit.testing import SubscriptionCollector, fast_config  # noqa: E402
 
 CHAIN_ID = 901
 EPOCH_LENGTH = 4  # L1 blocks
