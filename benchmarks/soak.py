@@ -252,7 +252,9 @@ class Ledger:
     accepted: list[Sent] = field(default_factory=list)
     uncertain: list[Sent] = field(default_factory=list)  # moved on after "already known" / "nonce too low"
     refusals: Counter[str] = field(default_factory=Counter)
-    reply_seconds: list[float] = field(default_factory=list)  # how long each eth_sendRawTransaction took
+    replies: list[tuple[float, float, str]] = field(default_factory=list)  # (asked at, seconds, outcome) per send
+    clock: float = field(default_factory=time.monotonic)  # the scenario's time 0
+    wall_clock: float = field(default_factory=time.time)  # the same moment, for L2 block timestamps
     start_nonces: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -306,8 +308,10 @@ class Client(threading.Thread):
                     asked = time.monotonic()
                     reply = self._send(session, raw)
                     now = time.monotonic()
+                    outcome = "accepted" if isinstance(reply.get("result"), str) else _short(
+                        str(reply.get("error", {}).get("message", reply)))
                     with self.ledger.lock:
-                        self.ledger.reply_seconds.append(now - asked)
+                        self.ledger.replies.append((asked - self.ledger.clock, now - asked, outcome))
                     if isinstance(reply.get("result"), str):
                         if reply["result"].lower() != tx_hash:
                             raise RuntimeError(f"gateway answered {reply['result']} for {tx_hash}")
@@ -481,9 +485,13 @@ def check_landed(result: ScenarioResult, network: Devnet, ledger: Ledger, ended_
         last = max(s.accepted_at + lat for s, lat in zip([s for s in accepted if s.tx_hash in receipts],
                                                            latencies, strict=True))
         result.figures["time to last receipt (after the load ended)"] = f"{max(0.0, last - ended_at):.2f} s"
-    if ledger.reply_seconds:
-        result.figures["eth_sendRawTransaction reply time p50 / max"] = (
-            f"{statistics.median(ledger.reply_seconds):.3f} s / {max(ledger.reply_seconds):.2f} s")
+    if ledger.replies:
+        slowest = sorted(ledger.replies, key=lambda r: -r[1])[:3]
+        result.figures["eth_sendRawTransaction reply time p50 / p99"] = (
+            f"{statistics.median(r[1] for r in ledger.replies):.3f} s / "
+            f"{percentile([r[1] for r in ledger.replies], 0.99):.3f} s")
+        result.figures["slowest replies (seconds, asked at, outcome)"] = ", ".join(
+            f"{seconds:.2f} s at {at:.1f} s ({outcome})" for at, seconds, outcome in slowest)
     retried = [s.attempts - 1 for s in accepted if s.attempts > 1]
     result.figures["accepted after resending (txs, extra sends)"] = f"{len(retried)}, {sum(retried)}"
     try:
@@ -491,6 +499,14 @@ def check_landed(result: ScenarioResult, network: Devnet, ledger: Ledger, ended_
         result.figures["gateway re-sent / still unconfirmed"] = f"{status['resent']} / {status['unconfirmed']}"
     except (OSError, ValueError, KeyError):
         pass
+
+    # how the chain moved meanwhile (timestamps are whole seconds)
+    stamps = [int(b["timestamp"], 16) for b in scan.blocks
+              if ledger.wall_clock - 1 <= int(b["timestamp"], 16) <= ledger.wall_clock + (ended_at - ledger.clock) + 1]
+    if len(stamps) > 1:
+        result.figures["L2 blocks in the run, longest gap between two"] = (
+            f"{len(stamps)}, {max(b - a for a, b in zip(stamps, stamps[1:], strict=False))} s")
+    handoff_summary(result, network)
 
     # the blocks holding them are the ones the verifier derives from L1
     verifier = network.node_url("verifier-0")
@@ -504,6 +520,23 @@ def check_landed(result: ScenarioResult, network: Devnet, ledger: Ledger, ended_
                   if (reply.get("result") or {}).get("hash") != hashes_at.get(n)]
     result.check("the verifier derives the same blocks from L1 (safe head)", derived and not differ,
                  f"safe head reached {last_block}: {bool(derived)}; blocks that differ: {differ[:5]}")
+
+
+def handoff_summary(result: ScenarioResult, network: Devnet) -> None:
+    """What the sequencers' mempool handoffs did (counters restart with a node); drops are noted."""
+    forwarded, dropped, reasons = 0, 0, Counter()
+    for name in network.sequencer_names:
+        try:
+            handoff = rpc_call(network.node_url(name), "rollup_syncStatus")["sequencing"].get("handoff") or {}
+        except (OSError, RuntimeError, KeyError, ValueError):
+            continue
+        forwarded += int(handoff.get("forwarded", 0))
+        dropped += int(handoff.get("dropped", 0))
+        reasons.update(reason.split(":")[0] for reason in (handoff.get("recentRejections") or {}).values())
+    result.figures["mempool handoff: txs forwarded / dropped on the leader's refusal"] = f"{forwarded} / {dropped}"
+    if dropped:
+        result.notes.append(f"sequencers dropped {dropped} handed-off txs the leader refused "
+                            f"(recent reasons: {dict(reasons)}); only the gateway's re-send brings those back")
 
 
 def client_errors(result: ScenarioResult, clients: list[Client]) -> None:
@@ -525,7 +558,8 @@ def run_load(clients: int = 20, seconds: float = 60.0, interval: float = 0.5, st
         threads = [Client(network.gateway_url, account, ledger, stop, interval) for account in accounts]
         start_block = l1.block_number + 1
         with BlockWatcher(network.gateway_url) as watcher:
-            clock = time.monotonic()
+            clock = ledger.clock = time.monotonic()
+            ledger.wall_clock = time.time()
             try:
                 for thread in threads:
                     thread.start()
@@ -606,7 +640,8 @@ def run_handoffs(handoffs: int = 50, rate: float = 5.0, cpu_burner: bool = False
             with BlockWatcher(network.gateway_url) as watcher, \
                     SubscriptionCollector(ws_url, "sequencerChanged") as collector:
                 start_block = l1.block_number + 1  # the subscription exists: later handoffs are notified
-                clock = time.monotonic()
+                clock = ledger.clock = time.monotonic()
+                ledger.wall_clock = time.time()
                 client.start()
                 try:
                     changes: list[dict[str, Any]] = []
