@@ -58,6 +58,7 @@ def main(ctx: click.Context, config_path: Path | None, state_dir: Path | None) -
 @click.option("--detach", is_flag=True, help="return once ready; stop later with `devnet down`")
 @click.option("--mode", type=str, help="sequencing mode: single, committee or pos")
 @click.option("--sequencers", type=int, help="validators/operators in modes committee and pos (default 3)")
+@click.option("--chains", type=str, help="L2 chain ids, e.g. 901,902 (each gets its own gateway and verifier)")
 @click.option("--gateway-port", type=int, help="the chain's stable RPC port (0 = any free port)")
 @click.option("--l1-port", type=int, help="Anvil port (0 = any free port)")
 @click.option("--l1-block-time", type=float, help="seconds per L1 block")
@@ -74,6 +75,7 @@ def up(ctx: click.Context, detach: bool, **flags: Any) -> None:
         **{
             "devnet.mode": flags["mode"],
             "sequencers.count": flags["sequencers"],
+            "chains": flags["chains"],
             "nodes.gateway_port": flags["gateway_port"],
             "l1.port": flags["l1_port"],
             "l1.block_time": flags["l1_block_time"],
@@ -214,13 +216,14 @@ def down(ctx: click.Context) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.option("--watch", is_flag=True, help="refresh every second until Ctrl-C")
+@click.option("--chain", "chain_id", type=int, help="L2 chain id (default: every chain)")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, watch: bool) -> None:
+def status(ctx: click.Context, as_json: bool, watch: bool, chain_id: int | None) -> None:
     """L1 head, each node's unsafe/safe/finalized heads, the sequencer, batches, process health."""
     config = _config(ctx)
     while True:
         try:
-            report = collect_status(read_state(config.state_file))
+            report = collect_status(read_state(config.state_file), chain_id)
         except StateError as exc:
             raise click.ClickException(str(exc)) from exc
         if as_json:
@@ -237,7 +240,8 @@ def status(ctx: click.Context, as_json: bool, watch: bool) -> None:
             return
 
 
-def collect_status(state: dict[str, Any]) -> dict[str, Any]:
+def collect_status(state: dict[str, Any], chain_id: int | None = None) -> dict[str, Any]:
+    chains = state.get("chains", []) if chain_id is None else [_chain(state, chain_id)]
     l1 = state["l1"]
     report: dict[str, Any] = {"mode": state.get("mode"), "running": bool(state.get("ready")), "l1": {"rpc": l1["rpc"]}}
     try:
@@ -247,8 +251,8 @@ def collect_status(state: dict[str, Any]) -> dict[str, Any]:
         report["l1"].update(healthy=False, error=str(exc))
     report["chains"] = []
     if mode_named(state["mode"]).rotates and report["l1"].get("healthy"):
-        report["schedule"] = _schedule(state, report["l1"]["head"])
-    for chain in state.get("chains", []):
+        report["schedule"] = _schedule(state, report["l1"]["head"], chains[0]["chain_id"])
+    for chain in chains:
         chain_report: dict[str, Any] = {"chain_id": chain["chain_id"], "rpc": chain["rpc"], "nodes": []}
         for node in chain["nodes"]:
             entry: dict[str, Any] = {"name": node["name"], "role": node["role"], "rpc": node["rpc"], "pid": node["pid"]}
@@ -277,11 +281,10 @@ def collect_status(state: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def _schedule(state: dict[str, Any], head: int, epochs: int = 4) -> list[dict[str, Any]]:
-    """The current and next epochs with their leaders (future ones as the current set predicts)."""
+def _schedule(state: dict[str, Any], head: int, chain_id: int, epochs: int = 4) -> list[dict[str, Any]]:
+    """A chain's current and next epochs with their leaders (future ones as the current set predicts)."""
     registry = _registry(state)
     length = state["l1"]["epoch_length"]
-    chain_id = state["chains"][0]["chain_id"]
     schedule = []
     for offset in range(epochs):
         start = (head // length + offset) * length
@@ -343,12 +346,16 @@ def _print_summary(state: dict[str, Any], config: DevnetConfig) -> None:
 @main.command()
 @click.argument("name", required=False)
 @click.option("-n", "--lines", default=40, help="lines of each log")
+@click.option("--chain", "chain_id", type=int, help="with NAME gateway: that chain's gateway (nodes serve every chain)")
 @click.pass_context
-def logs(ctx: click.Context, name: str | None, lines: int) -> None:
+def logs(ctx: click.Context, name: str | None, lines: int, chain_id: int | None) -> None:
     """Show the end of each process's log (or of NAME: anvil, sequencer-0, verifier-0, gateway, supervisor)."""
     config = _config(ctx)
     log_dir = config.state_dir / "logs"
     files = sorted(log_dir.glob("*.log"))
+    if name == "gateway" and chain_id is not None:
+        state = _state(ctx)
+        name = Path(_chain(state, chain_id)["gateway"]["log"]).stem
     if name:
         files = [f for f in files if f.stem == name]
         if not files:
@@ -367,7 +374,10 @@ def _state(ctx: click.Context) -> dict[str, Any]:
         raise click.ClickException(str(exc)) from exc
 
 
-def _chain(state: dict[str, Any], chain_id: int) -> dict[str, Any]:
+def _chain(state: dict[str, Any], chain_id: int | None) -> dict[str, Any]:
+    """The state entry of an L2 chain; None = the devnet's first chain."""
+    if chain_id is None:
+        return state["chains"][0]
     for chain in state["chains"]:
         if chain["chain_id"] == chain_id:
             return chain
@@ -387,7 +397,7 @@ def _reachable_node(chain: dict[str, Any], prefer: str | None = None) -> str:
 
 
 @main.command("force-include")
-@click.option("--chain", "chain_id", type=int, default=901, show_default=True, help="L2 chain id")
+@click.option("--chain", "chain_id", type=int, help="L2 chain id (default: the devnet's first chain)")
 @click.option("--raw-tx", help="a signed L2 transaction (0x...)")
 @click.option("--from-key", help="sign a new L2 transaction with this key")
 @click.option("--to", "to_address", help="recipient (with --from-key)")
@@ -398,7 +408,7 @@ def _reachable_node(chain: dict[str, Any], prefer: str | None = None) -> str:
 @click.option("--wait", is_flag=True, help="follow it until it is on the L2, unsafe then safe")
 @click.option("--timeout", type=float, default=120, show_default=True, help="seconds --wait may take")
 @click.pass_context
-def force_include_command(ctx: click.Context, chain_id: int, raw_tx: str | None, from_key: str | None,
+def force_include_command(ctx: click.Context, chain_id: int | None, raw_tx: str | None, from_key: str | None,
                           to_address: str | None, value: str, call_data: str, gas: int, l1_key: str | None,
                           wait: bool, timeout: float) -> None:
     """Queue an L2 transaction in the L1 Inbox's forced queue; the L2 must include it by the deadline."""
@@ -406,6 +416,7 @@ def force_include_command(ctx: click.Context, chain_id: int, raw_tx: str | None,
 
     state = _state(ctx)
     chain = _chain(state, chain_id)
+    chain_id = chain["chain_id"]
     if bool(raw_tx) == bool(from_key):
         raise click.UsageError("give exactly one of --raw-tx or --from-key")
     try:
@@ -457,9 +468,9 @@ def sequencer() -> None:
 @sequencer.command("censor")
 @click.option("--address", "addresses", multiple=True, help="an L2 sender to leave out (repeatable)")
 @click.option("--off", is_flag=True, help="stop censoring")
-@click.option("--chain", "chain_id", type=int, default=901, show_default=True)
+@click.option("--chain", "chain_id", type=int, help="L2 chain id (default: the devnet's first chain)")
 @click.pass_context
-def censor(ctx: click.Context, addresses: tuple[str, ...], off: bool, chain_id: int) -> None:
+def censor(ctx: click.Context, addresses: tuple[str, ...], off: bool, chain_id: int | None) -> None:
     """Make the sequencer drop every transaction from ADDRESS (force inclusion still gets them in)."""
     if not addresses and not off:
         raise click.UsageError("give --address (repeatable) or --off")
@@ -493,17 +504,18 @@ def _control(state: dict[str, Any], name: str, action: str) -> dict[str, Any]:
 
 @sequencer.command("list")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--chain", "chain_id", type=int, help="L2 chain id (default: the devnet's first chain)")
 @click.pass_context
-def sequencer_list(ctx: click.Context, as_json: bool) -> None:
+def sequencer_list(ctx: click.Context, as_json: bool, chain_id: int | None) -> None:
     """Every sequencer: address, stake, status (leader, active, jailed, unbonding), blocks built."""
     state = _state(ctx)
     rows = []
     registry = _registry(state)
     l1 = _l1(state)
-    chain_id = state["chains"][0]["chain_id"]
-    leader = registry.functions.sequencerFor(chain_id, l1.eth.block_number).call()
+    chain = _chain(state, chain_id)
+    leader = registry.functions.sequencerFor(chain["chain_id"], l1.eth.block_number).call()
     for entry in state["sequencers"]:
-        node = next(n for c in state["chains"] for n in c["nodes"] if n["name"] == entry["name"])
+        node = next(n for n in chain["nodes"] if n["name"] == entry["name"])
         row: dict[str, Any] = {"name": entry["name"], "address": entry["address"], "leader": entry["address"] == leader,
                                "process_alive": bool(node["pid"]) and pid_alive(int(node["pid"]))}
         row.update(mode_named(state["mode"]).validator_row(registry, entry["address"]))
@@ -558,8 +570,9 @@ for _action, _help in (("stop", "Stop a node (SIGTERM)."), ("kill", "Kill a node
 
 
 @sequencer.command("rotate")
+@click.option("--chain", "chain_id", type=int, help="L2 chain id (default: the devnet's first chain)")
 @click.pass_context
-def rotate(ctx: click.Context) -> None:
+def rotate(ctx: click.Context, chain_id: int | None) -> None:
     """Mine L1 blocks up to the start of the next epoch."""
     state = _state(ctx)
     l1 = _l1(state)
@@ -567,7 +580,7 @@ def rotate(ctx: click.Context) -> None:
     head = l1.eth.block_number
     blocks = length - head % length
     rpc_call(state["l1"]["rpc"], "anvil_mine", [hex(blocks)])
-    chain_id = state["chains"][0]["chain_id"]
+    chain_id = _chain(state, chain_id)["chain_id"]
     leader = _registry(state).functions.sequencerFor(chain_id, head + blocks).call()
     console.print(f"mined {blocks} L1 blocks: epoch {(head + blocks) // length} begins; leader {leader}")
 

@@ -7,6 +7,12 @@
     [sequencers] count, stake_eth, min_stake_eth, committee_threshold, liveness_timeout,
               unbonding_delay, reporter_share_bps
     [batcher] max_blocks, max_seconds, compression
+    [[chains]] chain_id, block_time, gas_limit, alloc: one table per L2 chain (default: one chain,
+              [l2] chain_id); unset keys take [l2]'s values; alloc = {"0xaddress" = wei, ...} adds
+              genesis balances beyond the dev accounts
+
+Each chain gets its own gateway, verifier and RPC port on every node; chain i > 0 uses the ports
+of chain 0 plus 100 * i (a port of 0 stays "any free port").
 
 A port of 0 means "any free port". Unknown sections or keys are errors, not silently ignored.
 """
@@ -73,6 +79,20 @@ class BatcherSettings:
     compression: str = "zlib"
 
 
+MAX_CHAINS = 8
+CHAIN_PORT_STRIDE = 100  # chain i > 0 listens on chain 0's ports + 100 * i
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    """One L2 chain; None means "as [l2] says"."""
+
+    chain_id: int
+    block_time: float | None = None
+    gas_limit: int | None = None
+    alloc: tuple[tuple[str, int], ...] = ()  # extra genesis balances (address, wei)
+
+
 @dataclass(frozen=True)
 class DevnetConfig:
     state_dir: Path = Path(".devnet")
@@ -82,6 +102,18 @@ class DevnetConfig:
     nodes: NodeSettings = field(default_factory=NodeSettings)
     sequencers: SequencerSettings = field(default_factory=SequencerSettings)
     batcher: BatcherSettings = field(default_factory=BatcherSettings)
+    chains: tuple[ChainSettings, ...] = ()  # empty: one chain, [l2] chain_id
+
+    @property
+    def chain_list(self) -> tuple[ChainSettings, ...]:
+        """Every L2 chain of the devnet, in order (the first is the default of CLI commands)."""
+        return self.chains or (ChainSettings(self.l2.chain_id),)
+
+    def chain_block_time(self, chain: ChainSettings) -> float:
+        return self.l2.block_time if chain.block_time is None else chain.block_time
+
+    def chain_gas_limit(self, chain: ChainSettings) -> int:
+        return self.l2.gas_limit if chain.gas_limit is None else chain.gas_limit
 
     @property
     def sequencer_count(self) -> int:
@@ -102,6 +134,7 @@ class DevnetConfig:
             raise ConfigError("l2.block_time must be >= 0 (0 = a block per transaction)")
         if self.l2.chain_id == self.l1.chain_id:
             raise ConfigError("l2.chain_id must differ from l1.chain_id")
+        self._validate_chains()
         if self.l1.epoch_length < 1:
             raise ConfigError("l1.epoch_length must be >= 1")
         if self.l1.inclusion_window < 1 or self.l1.forced_inclusion_fee_wei < 0:
@@ -130,6 +163,63 @@ class DevnetConfig:
         if len(ports) != len(set(ports)):
             raise ConfigError(f"ports must differ: {sorted(ports)}")
         return self
+
+    def _validate_chains(self) -> None:
+        chains = self.chain_list
+        if not 1 <= len(chains) <= MAX_CHAINS:
+            raise ConfigError(f"a devnet runs 1 to {MAX_CHAINS} L2 chains, not {len(chains)}")
+        ids = [c.chain_id for c in chains]
+        if len(ids) != len(set(ids)):
+            raise ConfigError(f"chain ids must differ: {ids}")
+        for chain in chains:
+            if not 0 < chain.chain_id < 2**64 or chain.chain_id == self.l1.chain_id:
+                raise ConfigError(f"chain id {chain.chain_id} must be in 1..2^64-1 and differ from the L1's")
+            if self.chain_block_time(chain) < 0 or self.chain_gas_limit(chain) < 21_000:
+                raise ConfigError(f"chain {chain.chain_id}: block_time must be >= 0 and gas_limit >= 21000")
+            for address, wei in chain.alloc:
+                if not is_address(address) or wei < 0:
+                    raise ConfigError(f"chain {chain.chain_id}: alloc {address!r} = {wei!r} is not address = wei")
+        if len(chains) > 1 and any(
+            port and port + CHAIN_PORT_STRIDE * (len(chains) - 1) > 65535
+            for port in (self.nodes.gateway_port, self.nodes.verifier_port, self.nodes.sequencer_port)
+        ):
+            raise ConfigError("ports of the last chain would pass 65535: choose lower ports or 0")
+
+
+def parse_chains(value: Any) -> tuple[ChainSettings, ...]:
+    """[[chains]] tables, or a comma-separated id list ("901,902") from `--chains`."""
+    if isinstance(value, str):
+        try:
+            return tuple(ChainSettings(int(part)) for part in value.split(",") if part.strip())
+        except ValueError as exc:
+            raise ConfigError(f"--chains expects chain ids like 901,902, not {value!r}") from exc
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ConfigError("[[chains]] must be an array of tables")
+    chains = []
+    for item in value:
+        unknown = set(item) - {"chain_id", "block_time", "gas_limit", "alloc"}
+        if unknown:
+            raise ConfigError(f"unknown key [[chains]] {sorted(unknown)[0]}; known: chain_id, block_time, gas_limit, alloc")
+        chain_id = item.get("chain_id")
+        if not isinstance(chain_id, int) or isinstance(chain_id, bool):
+            raise ConfigError(f"[[chains]] chain_id must be an integer, got {chain_id!r}")
+        block_time = item.get("block_time")
+        if block_time is not None and (isinstance(block_time, bool) or not isinstance(block_time, int | float)):
+            raise ConfigError(f"[[chains]] block_time must be a number, got {block_time!r}")
+        gas_limit = item.get("gas_limit")
+        if gas_limit is not None and (isinstance(gas_limit, bool) or not isinstance(gas_limit, int)):
+            raise ConfigError(f"[[chains]] gas_limit must be an integer, got {gas_limit!r}")
+        alloc = item.get("alloc", {})
+        if not isinstance(alloc, dict) or not all(
+            isinstance(v, int | str) and not isinstance(v, bool) for v in alloc.values()
+        ):
+            raise ConfigError('[[chains]] alloc must be a table of "0xaddress" = wei')
+        try:
+            balances = tuple((address, int(wei, 0) if isinstance(wei, str) else wei) for address, wei in alloc.items())
+        except ValueError as exc:
+            raise ConfigError(f"[[chains]] alloc: {exc}") from exc
+        chains.append(ChainSettings(chain_id, None if block_time is None else float(block_time), gas_limit, balances))
+    return tuple(chains)
 
 
 _SECTIONS: dict[str, type] = {
@@ -167,11 +257,16 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> D
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
+        if dotted == "chains":  # the --chains quick form replaces [[chains]]
+            raw["chains"] = value
+            continue
         section, _, key = dotted.partition(".")
         raw.setdefault(section, {})[key] = value
     config = DevnetConfig()
     for section, values in raw.items():
-        if section == "devnet":
+        if section == "chains":
+            config = replace(config, chains=parse_chains(values))
+        elif section == "devnet":
             for key, value in values.items():
                 if key == "state_dir":
                     config = replace(config, state_dir=Path(value))
@@ -186,5 +281,5 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> D
             current.update(values)
             config = replace(config, **{section: _typed(section, _SECTIONS[section], current)})
         else:
-            raise ConfigError(f"unknown section [{section}]; known: devnet, {', '.join(_SECTIONS)}")
+            raise ConfigError(f"unknown section [{section}]; known: devnet, {', '.join(_SECTIONS)}, chains")
     return config.validate()

@@ -28,7 +28,7 @@ def deploy_contracts(
     l1_rpc_url: str,
     admin_key: str,
     mode: str,
-    chain_id: int,
+    chain_ids: int | list[int],
     operator_keys: list[str],
     settings: RegistrySettings,
     inclusion_window: int = 10,
@@ -64,7 +64,8 @@ def deploy_contracts(
     send(admin_key, inbox_factory.constructor(registry_address, inclusion_window, forced_inclusion_fee)
          .build_transaction({"gas": 5_000_000}))
     registry = w3.eth.contract(address=registry_address, abi=registry_artifact["abi"])
-    sequencing.setup_registry(send, registry, inbox_address, chain_id, admin_key, operator_keys, settings)
+    chain_list = [chain_ids] if isinstance(chain_ids, int) else list(chain_ids)
+    sequencing.setup_registry(send, registry, inbox_address, chain_list, admin_key, operator_keys, settings)
     last_block = 0
     for tx_hash in hashes:
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_SECONDS, poll_latency=0.1)

@@ -17,7 +17,7 @@ from typing import Any
 
 from eth_account import Account
 
-from devnet.config import DevnetConfig
+from devnet.config import CHAIN_PORT_STRIDE, ChainSettings, DevnetConfig
 from devnet.deploy import Deployment, RegistrySettings, deploy_contracts
 from devnet.state import write_state
 from devnet.supervisor import ManagedProcess, ProcessFailed, free_port, port_in_use
@@ -60,8 +60,20 @@ class Devnet:
     config: DevnetConfig
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
-    node_configs: dict[str, NodeConfig] = field(default_factory=dict)
-    gateway_url: str = ""
+    node_configs: dict[str, tuple[NodeConfig, ...]] = field(default_factory=dict)  # name -> one per chain
+    gateway_urls: dict[int, str] = field(default_factory=dict)  # chain id -> its gateway
+
+    @property
+    def chain_ids(self) -> list[int]:
+        return [chain.chain_id for chain in self.config.chain_list]
+
+    @property
+    def gateway_url(self) -> str:
+        """The first chain's gateway (the default chain of the CLI and of single-chain tests)."""
+        return self.gateway_urls.get(self.chain_ids[0], "")
+
+    def gateway_process_name(self, chain_id: int) -> str:
+        return "gateway" if chain_id == self.chain_ids[0] else f"gateway-{chain_id}"
 
     @property
     def state_dir(self) -> Path:
@@ -87,7 +99,7 @@ class Devnet:
                 rpc_call(l1_url, "anvil_setBalance", [account.address, hex(1000 * ETHER)])
             settings = self.config.sequencers
             deployment = deploy_contracts(
-                l1_url, dev_accounts(1)[0].private_key, self.config.mode, self.config.l2.chain_id,
+                l1_url, dev_accounts(1)[0].private_key, self.config.mode, self.chain_ids,
                 [operator.private_key for operator in operators],
                 RegistrySettings(
                     epoch_length=self.config.l1.epoch_length, liveness_timeout=settings.liveness_timeout,
@@ -97,34 +109,45 @@ class Devnet:
                 ),
                 self.config.l1.inclusion_window, self.config.l1.forced_inclusion_fee_wei,
             )
-            chain = self._chain_config()
-            self._start_nodes(l1_url, deployment, chain, operators, ports)
-            self._start_gateway(l1_url, deployment, ports["gateway"])
+            chains = [self._chain_config(chain) for chain in self.config.chain_list]
+            self._start_nodes(l1_url, deployment, chains, operators, ports)
+            for chain in chains:
+                self._start_gateway(l1_url, deployment, chain.chain_id, ports[("gateway", chain.chain_id)])
         except BaseException:
             self.down()
             raise
-        self.state = self._describe(l1_url, deployment, chain, operators, ports, time.monotonic() - started)
+        self.state = self._describe(l1_url, deployment, chains, operators, time.monotonic() - started)
         write_state(self.config.state_file, self.state)
         return self.state
 
-    def _choose_ports(self) -> dict[str, int]:
+    def _choose_ports(self) -> dict[Any, int]:
+        """"l1" and (name, chain id) -> port; chain i > 0 uses chain 0's configured ports + 100 * i."""
         host = self.config.l1.host
         nodes = self.config.nodes
-        wanted = {"l1": self.config.l1.port, "gateway": nodes.gateway_port, "verifier-0": nodes.verifier_port}
-        for index, name in enumerate(self.sequencer_names):
-            wanted[name] = nodes.sequencer_port + index if nodes.sequencer_port else 0
-        chosen: dict[str, int] = {}
-        for name, port in wanted.items():
+        wanted: dict[Any, int] = {"l1": self.config.l1.port}
+        for index, chain_id in enumerate(self.chain_ids):
+            offset = CHAIN_PORT_STRIDE * index
+
+            def shifted(port: int, offset: int = offset) -> int:
+                return port + offset if port else 0
+
+            wanted[("gateway", chain_id)] = shifted(nodes.gateway_port)
+            wanted[("verifier-0", chain_id)] = shifted(nodes.verifier_port)
+            for i, name in enumerate(self.sequencer_names):
+                wanted[(name, chain_id)] = shifted(nodes.sequencer_port + i) if nodes.sequencer_port else 0
+        chosen: dict[Any, int] = {}
+        for key, port in wanted.items():
             if port == 0:
                 port = free_port(host)
                 while port in chosen.values():
                     port = free_port(host)
             elif port_in_use(port, host):
+                what = key if isinstance(key, str) else f"{key[0]} of chain {key[1]}"
                 raise DevnetError(
-                    f"port {port} for {name} on {host} is already in use: stop what holds it "
+                    f"port {port} for {what} on {host} is already in use: stop what holds it "
                     f"(another devnet? `devnet down`) or choose another port in devnet.toml or with a flag"
                 )
-            chosen[name] = port
+            chosen[key] = port
         return chosen
 
     def _start_anvil(self, port: int) -> str:
@@ -142,83 +165,96 @@ class Devnet:
         process.wait_ready(lambda: rpc_call(url, "eth_chainId", timeout=1) is not None, READY_SECONDS)
         return url
 
-    def _chain_config(self) -> L2ChainConfig:
+    def _chain_config(self, chain: ChainSettings) -> L2ChainConfig:
         balance = self.config.l2.dev_balance_eth * ETHER
         alloc = tuple(GenesisAccount(a.address, balance) for a in dev_accounts(self.config.l2.dev_accounts))
+        alloc += tuple(GenesisAccount(address, wei) for address, wei in chain.alloc)
         return L2ChainConfig(
-            chain_id=self.config.l2.chain_id,
+            chain_id=chain.chain_id,
             genesis_timestamp=int(time.time()) - 1,
             alloc=alloc,
-            gas_limit=self.config.l2.gas_limit,
+            gas_limit=self.config.chain_gas_limit(chain),
         )
 
     def _start_nodes(
-        self, l1_url: str, deployment: Deployment, chain: L2ChainConfig, operators: list[DevAccount],
-        ports: dict[str, int],
+        self, l1_url: str, deployment: Deployment, chains: list[L2ChainConfig], operators: list[DevAccount],
+        ports: dict[Any, int],
     ) -> None:
+        """One process per node name; each serves every chain, on a port of its own per chain."""
         host = self.config.l1.host
-        urls = {name: f"http://{host}:{port}" for name, port in ports.items() if name not in ("l1", "gateway")}
-        validator_urls = {op.address: urls[name] for op, name in zip(operators, self.sequencer_names, strict=True)}
-        common = {
-            "chain": chain,
-            "l1_rpc_url": l1_url,
-            "inbox_address": deployment.inbox,
-            "registry_address": deployment.registry,
-            "host": host,
-            "l1_start_block": deployment.block,
-            "l1_chain_id": self.config.l1.chain_id,
-            "block_time": self.config.l2.block_time,
-            "batch_max_blocks": self.config.batcher.max_blocks,
-            "batch_max_seconds": self.config.batcher.max_seconds,
-            "batch_compression": self.config.batcher.compression,
-            "mode": self.config.mode,
-            "validator_urls": validator_urls,
-        }
-        self.node_configs = {}
-        for operator, name in zip(operators, self.sequencer_names, strict=True):
-            self.node_configs[name] = NodeConfig(
-                name=name, role="sequencer", port=ports[name], private_key=operator.private_key,
-                data_dir=str(self.state_dir / "nodes" / name),
-                peers=tuple(url for other, url in urls.items() if other != name),
-                censored=tuple(self.config.nodes.censor), sequencer_url=urls["sequencer-0"], **common,
-            )
-        self.node_configs["verifier-0"] = NodeConfig(
-            name="verifier-0", role="verifier", port=ports["verifier-0"], sequencer_url=urls["sequencer-0"],
-            data_dir=str(self.state_dir / "nodes" / "verifier-0"), reporter_key=_derive_reporter().private_key,
-            **common,
-        )
+        names = [*self.sequencer_names, "verifier-0"]
+        per_name: dict[str, list[NodeConfig]] = {name: [] for name in names}
+        for chain, settings in zip(chains, self.config.chain_list, strict=True):
+            urls = {name: f"http://{host}:{ports[(name, chain.chain_id)]}" for name in names}
+            validator_urls = {op.address: urls[name] for op, name in zip(operators, self.sequencer_names, strict=True)}
+            common = {
+                "chain": chain,
+                "l1_rpc_url": l1_url,
+                "inbox_address": deployment.inbox,
+                "registry_address": deployment.registry,
+                "host": host,
+                "l1_start_block": deployment.block,
+                "l1_chain_id": self.config.l1.chain_id,
+                "block_time": self.config.chain_block_time(settings),
+                "batch_max_blocks": self.config.batcher.max_blocks,
+                "batch_max_seconds": self.config.batcher.max_seconds,
+                "batch_compression": self.config.batcher.compression,
+                "mode": self.config.mode,
+                "validator_urls": validator_urls,
+                "sequencer_url": urls["sequencer-0"],
+            }
+            for operator, name in zip(operators, self.sequencer_names, strict=True):
+                per_name[name].append(NodeConfig(
+                    name=name, role="sequencer", port=ports[(name, chain.chain_id)], private_key=operator.private_key,
+                    data_dir=str(self.state_dir / "nodes" / name),
+                    peers=tuple(url for other, url in urls.items() if other != name),
+                    censored=tuple(self.config.nodes.censor), **common,
+                ))
+            per_name["verifier-0"].append(NodeConfig(
+                name="verifier-0", role="verifier", port=ports[("verifier-0", chain.chain_id)],
+                data_dir=str(self.state_dir / "nodes" / "verifier-0"), reporter_key=_derive_reporter().private_key,
+                **common,
+            ))
+        self.node_configs = {name: tuple(configs) for name, configs in per_name.items()}
         for name in self.node_configs:
             self.start_node(name)
         for name in self.node_configs:
             self.wait_node_ready(name)
 
-    def _start_gateway(self, l1_url: str, deployment: Deployment, port: int) -> None:
+    def _start_gateway(self, l1_url: str, deployment: Deployment, chain_id: int, port: int) -> None:
         host = self.config.l1.host
+        name = self.gateway_process_name(chain_id)
         gateway_config = GatewayConfig(
-            chain_id=self.config.l2.chain_id, host=host, port=port, l1_rpc_url=l1_url,
+            chain_id=chain_id, host=host, port=port, l1_rpc_url=l1_url,
             inbox_address=deployment.inbox, registry_address=deployment.registry, mode=self.config.mode,
-            nodes={name: self.node_url(name) for name in self.node_configs},
-            validator_urls=dict(next(iter(self.node_configs.values())).validator_urls),
+            nodes={node: self.node_url(node, chain_id) for node in self.node_configs},
+            validator_urls=dict(next(c for c in self.node_configs["verifier-0"]
+                                     if c.chain.chain_id == chain_id).validator_urls),
         )
-        path = self.state_dir / "nodes" / "gateway.json"
+        path = self.state_dir / "nodes" / f"{name}.json"
         path.write_text(json.dumps(asdict(gateway_config), indent=2))
         process = ManagedProcess(
-            "gateway", [sys.executable, "-m", "toolkit.gateway", "--config", str(path)], self.log_dir / "gateway.log"
+            name, [sys.executable, "-m", "toolkit.gateway", "--config", str(path)], self.log_dir / f"{name}.log"
         )
         process.start()
-        self.processes["gateway"] = process
-        self.gateway_url = f"http://{host}:{port}"
-        process.wait_ready(lambda: "healthy" in http_json(self.gateway_url, 1), READY_SECONDS)
+        self.processes[name] = process
+        url = f"http://{host}:{port}"
+        self.gateway_urls[chain_id] = url
+        process.wait_ready(lambda: "healthy" in http_json(url, 1), READY_SECONDS)
 
-    def node_url(self, name: str) -> str:
-        node_config = self.node_configs[name]
+    def node_url(self, name: str, chain_id: int | None = None) -> str:
+        """The RPC URL of node `name` for a chain (default: the first chain)."""
+        configs = self.node_configs[name]
+        node_config = next((c for c in configs if chain_id is None or c.chain.chain_id == chain_id), None)
+        if node_config is None:
+            raise DevnetError(f"node {name} serves no chain {chain_id}; chains: {self.chain_ids}")
         return f"http://{node_config.host}:{node_config.port}"
 
     def start_node(self, name: str) -> None:
-        node_config = self.node_configs[name]
         config_path = self.state_dir / "nodes" / f"{name}.json"
         config_path.parent.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(json.dumps(node_config.to_json(), indent=2))
+        process_config = {"name": name, "chains": [c.to_json() for c in self.node_configs[name]]}
+        config_path.write_text(json.dumps(process_config, indent=2))
         process = ManagedProcess(
             name, [sys.executable, "-m", "toolkit.node", "--config", str(config_path)], self.log_dir / f"{name}.log"
         )
@@ -237,36 +273,52 @@ class Devnet:
         write_state(self.config.state_file, self.state)
 
     def wait_node_ready(self, name: str, deadline_seconds: float = READY_SECONDS) -> None:
-        url = self.node_url(name)
-        self.processes[name].wait_ready(lambda: bool(http_json(f"{url}/health", 1)["ready"]), deadline_seconds)
+        """Every chain the node serves has caught up with L1."""
+        urls = [self.node_url(name, chain_id) for chain_id in self.chain_ids]
+        self.processes[name].wait_ready(
+            lambda: all(http_json(f"{url}/health", 1)["ready"] for url in urls), deadline_seconds
+        )
 
     def down(self) -> None:
         """Stop nodes first, then the L1; safe to call more than once."""
-        for name in ["gateway"] + [n for n in self.processes if n not in ("anvil", "gateway")] + ["anvil"]:
+        gateways = [n for n in self.processes if n.startswith("gateway")]
+        for name in gateways + [n for n in self.processes if n != "anvil" and n not in gateways] + ["anvil"]:
             process = self.processes.get(name)
             if process is not None:
                 process.stop()
 
     def _describe(
-        self, l1_url: str, deployment: Deployment, chain: L2ChainConfig, operators: list[DevAccount],
-        ports: dict[str, int], seconds: float,
+        self, l1_url: str, deployment: Deployment, chains: list[L2ChainConfig], operators: list[DevAccount],
+        seconds: float,
     ) -> dict[str, Any]:
-        nodes = []
-        for name, node_config in self.node_configs.items():
-            url = self.node_url(name)
-            nodes.append(
-                {
-                    "name": name,
-                    "role": node_config.role,
-                    "address": Account.from_key(node_config.private_key).address if node_config.private_key else None,
-                    "reporter": Account.from_key(node_config.reporter_key).address if node_config.reporter_key else None,
-                    "rpc": url,
-                    "ws": url.replace("http://", "ws://"),
-                    "pid": self.processes[name].pid,
-                    "log": str(self.processes[name].log_path),
-                    "config": str(self.state_dir / "nodes" / f"{name}.json"),
-                }
-            )
+        def node_entry(name: str, node_config: NodeConfig) -> dict[str, Any]:
+            url = f"http://{node_config.host}:{node_config.port}"
+            return {
+                "name": name,
+                "role": node_config.role,
+                "address": Account.from_key(node_config.private_key).address if node_config.private_key else None,
+                "reporter": Account.from_key(node_config.reporter_key).address if node_config.reporter_key else None,
+                "rpc": url,
+                "ws": url.replace("http://", "ws://"),
+                "pid": self.processes[name].pid,
+                "log": str(self.processes[name].log_path),
+                "config": str(self.state_dir / "nodes" / f"{name}.json"),
+            }
+
+        def chain_entry(chain: L2ChainConfig, settings: ChainSettings) -> dict[str, Any]:
+            gateway_url = self.gateway_urls[chain.chain_id]
+            gateway = self.processes[self.gateway_process_name(chain.chain_id)]
+            return {
+                "chain_id": chain.chain_id,
+                "genesis_hash": "0x" + _genesis_hash(chain).hex(),
+                "block_time": self.config.chain_block_time(settings),
+                "rpc": gateway_url,
+                "ws": gateway_url.replace("http://", "ws://"),
+                "gateway": {"rpc": gateway_url, "pid": gateway.pid, "log": str(gateway.log_path)},
+                "nodes": [node_entry(name, next(c for c in configs if c.chain.chain_id == chain.chain_id))
+                          for name, configs in self.node_configs.items()],
+            }
+
         return {
             "mode": self.config.mode,
             "ready": True,
@@ -288,18 +340,7 @@ class Devnet:
                 "fee_wei": self.config.l1.forced_inclusion_fee_wei,
             },
             "deploy_block": deployment.block,
-            "chains": [
-                {
-                    "chain_id": chain.chain_id,
-                    "genesis_hash": "0x" + _genesis_hash(chain).hex(),
-                    "block_time": self.config.l2.block_time,
-                    "rpc": self.gateway_url,
-                    "ws": self.gateway_url.replace("http://", "ws://"),
-                    "gateway": {"rpc": self.gateway_url, "pid": self.processes["gateway"].pid,
-                                "log": str(self.processes["gateway"].log_path)},
-                    "nodes": nodes,
-                }
-            ],
+            "chains": [chain_entry(c, settings) for c, settings in zip(chains, self.config.chain_list, strict=True)],
             "sequencers": [
                 {"name": name, "address": op.address, "private_key": op.private_key}
                 for op, name in zip(operators, self.sequencer_names, strict=True)

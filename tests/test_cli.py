@@ -176,10 +176,18 @@ def test_pos_sequencer_commands(tmp_path: Path) -> None:
     config = tmp_path / "devnet.toml"
     config.write_text("[l1]\nepoch_length = 8\n[sequencers]\ncount = 3\nunbonding_delay = 2\n")
     base = ["--config", str(config), "--state-dir", str(tmp_path)]
-    up = devnet(*base, "up", "--detach", "--mode", "pos", *FREE_PORTS)
+    up = devnet(*base, "up", "--detach", "--mode", "pos", "--chains", "901,902", *FREE_PORTS)
     assert up.returncode == 0, up.stderr + up.stdout
     state = json.loads((tmp_path / "state.json").read_text())
     try:
+        assert [c["chain_id"] for c in state["chains"]] == [901, 902]
+        report = json.loads(devnet(*base, "status", "--json", "--chain", "902").stdout)
+        assert [c["chain_id"] for c in report["chains"]] == [902]
+        assert all(n["healthy"] for n in report["chains"][0]["nodes"]), report
+        assert devnet(*base, "status", "--chain", "903").returncode != 0  # no such chain: a clear error
+        assert "gateway-902" in devnet(*base, "logs", "gateway", "--chain", "902").stdout
+        listed_902 = json.loads(devnet(*base, "sequencer", "list", "--json", "--chain", "902").stdout)
+        assert sum(row["leader"] for row in listed_902) == 1
         listed = json.loads(devnet(*base, "sequencer", "list", "--json").stdout)
         assert [row["name"] for row in listed] == ["sequencer-0", "sequencer-1", "sequencer-2"]
         assert sum(row["leader"] for row in listed) == 1 and all(row["stake_eth"] == 10 for row in listed)

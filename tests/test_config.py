@@ -29,6 +29,13 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         ("[l2]\nchain_id = 31337\n", "must differ"),
         ("[nodes]\nsequencer_port = 8545\n", "ports must differ"),
         ("[batcher]\ncompression = 'lz4'\n", "compression must be"),
+        ("[[chains]]\nchain_id = 901\n[[chains]]\nchain_id = 901\n", "chain ids must differ"),
+        ("[[chains]]\nchain_id = '902'\n", "chain_id must be an integer"),
+        ("[[chains]]\nchain_id = 902\ncolour = 1\n", "unknown key [[chains]] colour"),
+        ("[[chains]]\nchain_id = 31337\n", "differ from the L1's"),
+        ("[[chains]]\nchain_id = 902\nalloc = { nope = 1 }\n", "is not address = wei"),
+        ("[[chains]]\nchain_id = 902\nblock_time = -1\n", "block_time must be >= 0"),
+        ("chains = 3\n", "must be an array of tables"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -36,3 +43,21 @@ def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_config(path)
+
+
+def test_chains_from_the_file_and_from_the_flag(tmp_path: Path) -> None:
+    path = tmp_path / "devnet.toml"
+    path.write_text(
+        "[l2]\nblock_time = 2\n[[chains]]\nchain_id = 901\n[[chains]]\nchain_id = 902\nblock_time = 0.5\n"
+        'alloc = { "0x000000000000000000000000000000000000dEaD" = "0x10" }\n'
+    )
+    config = load_config(path)
+    first, second = config.chain_list
+    assert (first.chain_id, config.chain_block_time(first)) == (901, 2.0)
+    assert (second.chain_id, config.chain_block_time(second), second.alloc) == (
+        902, 0.5, (("0x000000000000000000000000000000000000dEaD", 16),))
+    flagged = load_config(path, {"chains": "903,904"})
+    assert [c.chain_id for c in flagged.chain_list] == [903, 904]
+    with pytest.raises(ConfigError, match="--chains expects chain ids"):
+        load_config(None, {"chains": "901,x"})
+    assert [c.chain_id for c in load_config(None).chain_list] == [901]

@@ -181,6 +181,9 @@ def test_old_leaders_mempool_moves_to_the_new_leader(pos_network: Devnet) -> Non
     wait_for(lambda: l1.eth.block_number % 4 == 0, timeout=10, what="the start of an epoch")
     old = registry.functions.sequencerFor(901, l1.eth.block_number).call()
     old_url = network.node_url(names[old])
+    # The node acts on its own view of L1, which follows L1's head within a poll: wait until it leads.
+    wait_for(lambda: rpc_call(old_url, "rollup_syncStatus")["sequencing"]["leading"], timeout=5,
+             what=f"{names[old]} to see that it leads")
     held = rpc_call(old_url, "eth_sendRawTransaction", [signed(nonce + 1)])
     sequencing = rpc_call(old_url, "rollup_syncStatus")["sequencing"]
     assert sequencing["leading"] and sequencing["mempool"] == 1

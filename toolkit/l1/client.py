@@ -76,6 +76,11 @@ class L1Client:
             address=to_checksum_address(registry_address), abi=load_artifact(registry_contract)["abi"]
         )
         self._hash_cache: dict[int, L1Block] = {}
+        # one key may send for several chains from one process: nonce read + send, one at a time
+        self._send_locks: dict[str, asyncio.Lock] = {}
+
+    def _send_lock(self, sender: str) -> asyncio.Lock:
+        return self._send_locks.setdefault(sender.lower(), asyncio.Lock())
 
     async def sequencer_changes(self, chain_id: int, first_block: int, last_block: int) -> list[dict[str, Any]]:
         events = await self.registry.events.SequencerChanged.get_logs(
@@ -103,11 +108,12 @@ class L1Client:
             gas = await call.estimate_gas({"from": sender}, "pending")
         except (ContractCustomError, ContractLogicError) as exc:
             raise BatchRejected(self.explain_revert(exc)) from exc
-        tx = await call.build_transaction(
-            {"from": sender, "nonce": await self.w3.eth.get_transaction_count(sender, "pending"),
-             "gas": gas + gas // 5, "chainId": await self.w3.eth.chain_id}
-        )
-        tx_hash = await self.w3.eth.send_raw_transaction(Account.sign_transaction(tx, private_key).raw_transaction)
+        async with self._send_lock(sender):
+            tx = await call.build_transaction(
+                {"from": sender, "nonce": await self.w3.eth.get_transaction_count(sender, "pending"),
+                 "gas": gas + gas // 5, "chainId": await self.w3.eth.chain_id}
+            )
+            tx_hash = await self.w3.eth.send_raw_transaction(Account.sign_transaction(tx, private_key).raw_transaction)
         receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.2)
         if receipt["status"] != 1:
             raise BatchRejected(f"{function} transaction 0x{bytes(tx_hash).hex()} reverted")
@@ -211,16 +217,17 @@ class L1Client:
             gas = await call.estimate_gas({"from": sender}, "pending")
         except (ContractCustomError, ContractLogicError) as exc:
             raise BatchRejected(self.explain_revert(exc)) from exc
-        tx = await call.build_transaction(
-            {
-                "from": sender,
-                "nonce": await self.w3.eth.get_transaction_count(sender, "pending"),
-                "gas": gas + gas // 5,
-                "chainId": await self.w3.eth.chain_id,
-            }
-        )
-        signed = Account.sign_transaction(tx, private_key)
-        tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        async with self._send_lock(sender):
+            tx = await call.build_transaction(
+                {
+                    "from": sender,
+                    "nonce": await self.w3.eth.get_transaction_count(sender, "pending"),
+                    "gas": gas + gas // 5,
+                    "chainId": await self.w3.eth.chain_id,
+                }
+            )
+            signed = Account.sign_transaction(tx, private_key)
+            tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=wait_seconds, poll_latency=0.2)
         if receipt["status"] != 1:
             raise BatchRejected(f"postBatch transaction 0x{bytes(tx_hash).hex()} reverted on L1")

@@ -70,10 +70,10 @@ class Mode:
         raise NotImplementedError
 
     def setup_registry(
-        self, send: Send, registry: Any, inbox: str, chain_id: int, admin_key: str, operator_keys: list[str],
+        self, send: Send, registry: Any, inbox: str, chain_ids: list[int], admin_key: str, operator_keys: list[str],
         settings: RegistrySettings,
     ) -> None:
-        """Transactions after the Inbox exists: bind it, name or stake the operators."""
+        """Transactions after the Inbox exists: bind it, name or stake the operators (for every chain)."""
         send(admin_key, registry.functions.setInbox(inbox).build_transaction({"gas": 200_000}))
 
     # ----- who leads, read at one L1 block -----

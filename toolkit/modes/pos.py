@@ -22,10 +22,10 @@ class PosMode(Mode):
         )
 
     def setup_registry(
-        self, send: Send, registry: Any, inbox: str, chain_id: int, admin_key: str, operator_keys: list[str],
+        self, send: Send, registry: Any, inbox: str, chain_ids: list[int], admin_key: str, operator_keys: list[str],
         settings: RegistrySettings,
     ) -> None:
-        super().setup_registry(send, registry, inbox, chain_id, admin_key, operator_keys, settings)
+        super().setup_registry(send, registry, inbox, chain_ids, admin_key, operator_keys, settings)
         for key in operator_keys:
             send(key, registry.functions.stake().build_transaction({"value": settings.stake_wei, "gas": 300_000}))
 

@@ -19,13 +19,14 @@ class SingleMode(Mode):
         return factory.constructor(admin, settings.epoch_length)
 
     def setup_registry(
-        self, send: Send, registry: Any, inbox: str, chain_id: int, admin_key: str, operator_keys: list[str],
+        self, send: Send, registry: Any, inbox: str, chain_ids: list[int], admin_key: str, operator_keys: list[str],
         settings: RegistrySettings,
     ) -> None:
         from eth_account import Account
 
         operator = Account.from_key(operator_keys[0]).address
-        send(admin_key, registry.functions.setSequencer(chain_id, operator).build_transaction({"gas": 200_000}))
+        for chain_id in chain_ids:
+            send(admin_key, registry.functions.setSequencer(chain_id, operator).build_transaction({"gas": 200_000}))
 
     async def validators(self, registry: Any, chain_id: int, block: bytes) -> list[str]:
         # the operator is the only signer; the L1 block number does not matter in this registry

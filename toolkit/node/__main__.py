@@ -1,9 +1,16 @@
-"""`python -m toolkit.node --config node.json`: run one L2 node until SIGTERM/SIGINT."""
+"""`python -m toolkit.node --config node.json`: run one node process until SIGTERM/SIGINT.
+
+A process serves one or more L2 chains, each on a port of its own (RPC, WebSocket, gossip,
+attestations, mempool handoff). The config file is either one chain's NodeConfig or
+{"name": ..., "chains": [NodeConfig, ...]}. The chains share the process's key and one L1 client,
+so the L1 transactions they send (batches, epoch syncs, reports) never race for a nonce.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -11,31 +18,65 @@ from pathlib import Path
 
 from aiohttp import web
 
+from toolkit.l1.client import L1Client
+from toolkit.modes import mode_named
 from toolkit.node.app import build_app
 from toolkit.node.config import NodeConfig, NodeConfigError
 from toolkit.node.node import L2Node
 
+log = logging.getLogger("toolkit.node")
 
-async def serve(config: NodeConfig) -> None:
-    node = L2Node(config)
-    runner = web.AppRunner(build_app(node), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    logging.getLogger("toolkit.node").info(
-        "node %s (%s, chain %d) listening on http://%s:%d", config.name, config.role, config.chain.chain_id,
-        config.host, config.port,
-    )
+
+def load_process_config(path: Path) -> list[NodeConfig]:
+    """The chains this process serves (one NodeConfig each); raises NodeConfigError."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise NodeConfigError(f"cannot read node config {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise NodeConfigError(f"node config {path} must be a JSON object")
+    if "chains" not in data:
+        return [NodeConfig.from_json(data)]
+    chains = data["chains"]
+    if not isinstance(chains, list) or not chains or not all(isinstance(c, dict) for c in chains):
+        raise NodeConfigError(f"node config {path}: chains must be a non-empty list of node configs")
+    configs = [NodeConfig.from_json(c) for c in chains]
+    ids = [c.chain.chain_id for c in configs]
+    if len(set(ids)) != len(ids):
+        raise NodeConfigError(f"node config {path}: a chain appears twice: {ids}")
+    shared = {(c.name, c.role, c.private_key, c.l1_rpc_url, c.inbox_address, c.registry_address, c.mode)
+              for c in configs}
+    if len(shared) != 1:
+        raise NodeConfigError(f"node config {path}: the chains of one process must share name, role, key, L1 and mode")
+    return configs
+
+
+async def serve(configs: list[NodeConfig]) -> None:
+    first = configs[0]
+    l1 = L1Client(first.l1_rpc_url, first.inbox_address, first.registry_address,
+                  mode_named(first.mode).registry_contract)
+    nodes = [L2Node(config, l1) for config in configs]
+    runners: list[web.AppRunner] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await node.start()
     try:
+        for node, config in zip(nodes, configs, strict=True):
+            runner = web.AppRunner(build_app(node), access_log=None)
+            await runner.setup()
+            runners.append(runner)
+            await web.TCPSite(runner, config.host, config.port).start()
+            log.info("node %s (%s, chain %d) listening on http://%s:%d", config.name, config.role,
+                     config.chain.chain_id, config.host, config.port)
+        for node in nodes:
+            await node.start()
         await stop.wait()
     finally:
-        await node.stop()
-        await runner.cleanup()
+        for node in nodes:
+            await node.stop()
+        for runner in runners:
+            await runner.cleanup()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,14 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     try:
-        config = NodeConfig.load(args.config)
+        configs = load_process_config(args.config)
     except NodeConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(configs))
     except OSError as exc:
-        print(f"error: node {config.name} could not start: {exc}", file=sys.stderr)
+        print(f"error: node {configs[0].name} could not start: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -47,15 +47,16 @@ BATCH_POLL_SECONDS = 0.2
 
 
 class L2Node:
-    def __init__(self, config: NodeConfig) -> None:
+    def __init__(self, config: NodeConfig, l1: L1Client | None = None) -> None:
         self.config = config
         self.chain_id = config.chain.chain_id
         self.executor = L2Executor(config.chain)
         self.events = ChainEvents()
         self.state = ChainState(self.executor, self.events)
         self.mode = mode_named(config.mode)
-        self.l1 = L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address,
-                           self.mode.registry_contract)
+        # one L1 client per process: the chains a process serves share its L1 key's nonces
+        self.l1 = l1 or L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address,
+                                 self.mode.registry_contract)
         self.derivation = Derivation(self.chain_id, self.state, self.l1, config.l1_start_block)
         self.signatures = BlockSignatures()
         self.domain = SigningDomain(config.l1_chain_id, config.inbox_address)

@@ -8,6 +8,7 @@ from typing import Any
 
 from devnet.config import (
     BatcherSettings,
+    ChainSettings,
     DevnetConfig,
     L1Settings,
     L2Settings,
@@ -22,9 +23,11 @@ def fast_config(
     sequencers: int = 3,
     epoch_length: int = 32,
     liveness_timeout: int = 8,
+    chains: tuple[int, ...] = (),
     **l2: Any,
 ) -> DevnetConfig:
-    """A devnet on free ports with short batch intervals, so tests see L1 effects quickly."""
+    """A devnet on free ports with short batch intervals, so tests see L1 effects quickly
+    (`chains`: several L2 chain ids; default one chain, [l2] chain_id)."""
     return DevnetConfig(
         state_dir=state_dir,
         mode=mode,
@@ -33,4 +36,5 @@ def fast_config(
         l2=replace(L2Settings(), **l2),
         nodes=NodeSettings(gateway_port=0, sequencer_port=0, verifier_port=0),
         batcher=BatcherSettings(max_blocks=4, max_seconds=1.5),
+        chains=tuple(ChainSettings(chain_id) for chain_id in chains),
     ).validate()
