@@ -681,6 +681,9 @@ def run_handoffs(handoffs: int = 50, rate: float = 5.0, cpu_burner: bool = False
                 result.figures["handoff reasons"] = dict(Counter(e["reason"] for e in events))
                 result.figures["sequencerChanged notifications (gateway WS)"] = (
                     f"{len(notices)} in range, {len(collector.notices)} in all")
+                gateway_log = network.log_dir / "gateway.log"
+                switches = gateway_log.read_text(errors="replace").count("backend WebSocket lost") if gateway_log.exists() else 0
+                result.figures["gateway WS relay switched backend (gateway log)"] = f"{switches} time(s)"
                 first_diff = next((i for i, (a, b) in enumerate(zip(events, notices, strict=False)) if a != b), None)
                 result.check("(c) SequencerChanged events on L1 == gateway notifications, in order",
                              notices == events,
