@@ -343,6 +343,7 @@ class BlockWatcher(threading.Thread):
         self.url, self.period = url, period
         self.stop = threading.Event()
         self.seen: dict[tuple[str, str], float] = {}  # (tx hash, block hash) -> monotonic time
+        self.blocks: dict[str, int] = {}  # every block hash read (also ones later reorged out) -> number
         self._highest = 0  # the highest block number read so far
 
     def run(self) -> None:
@@ -364,6 +365,7 @@ class BlockWatcher(threading.Thread):
             if not block:
                 continue
             self._highest = max(self._highest, number)
+            self.blocks[block["hash"].lower()] = number
             for tx_hash in block["transactions"]:
                 self.seen.setdefault((tx_hash.lower(), block["hash"]), now)
 
@@ -586,16 +588,18 @@ def run_load(clients: int = 20, seconds: float = 60.0, interval: float = 0.5, st
 
 
 # ----- scenario 2: handoffs -----
-def signature_scan(network: Devnet) -> tuple[dict[tuple[str, int], set[str]], dict[str, str]]:
-    """(signer, number) -> block hashes, from every node's rollup_getBlockSignature for blocks 1..head
-    and every sequencer's signing journal; also what each node could not be asked (name -> why)."""
+def signature_scan(network: Devnet, also: set[str]) -> tuple[dict[tuple[str, int], set[str]], dict[str, str]]:
+    """(signer, number) -> block hashes, from every node's rollup_getBlockSignature for its blocks 1..head
+    and for the block hashes in `also` (blocks seen during the run, reorged-out ones included), and from
+    every sequencer's signing journal; also which node could not be asked (name -> why)."""
     seen: dict[tuple[str, int], set[str]] = defaultdict(set)
     skipped = {}
     for name in network.node_configs:
         url = network.node_url(name)
         try:
             head = int(rpc_call(url, "eth_blockNumber"), 16)
-            replies = rpc_batch(url, [("rollup_getBlockSignature", [hex(n)]) for n in range(1, head + 1)])
+            replies = rpc_batch(url, [("rollup_getBlockSignature", [hex(n)]) for n in range(1, head + 1)]
+                                + [("rollup_getBlockSignature", [h]) for h in sorted(also)])
         except (OSError, RuntimeError, ValueError, requests.RequestException) as exc:
             skipped[name] = repr(exc)
             continue
@@ -636,6 +640,7 @@ def run_handoffs(handoffs: int = 50, rate: float = 5.0, cpu_burner: bool = False
             client = Client(network.gateway_url, dev_accounts(2)[1], ledger, stop, 1.0 / rate)
             ws_url = network.gateway_url.replace("http://", "ws://")
             equivocator: str | None = None
+            proof_hashes: set[str] = set()
             crash: Crash | None = None
             with BlockWatcher(network.gateway_url) as watcher, \
                     SubscriptionCollector(ws_url, "sequencerChanged") as collector:
@@ -652,7 +657,7 @@ def run_handoffs(handoffs: int = 50, rate: float = 5.0, cpu_burner: bool = False
                             crash = kill_leader_and_restart(network, l1, clock)
                             log(crash.describe())
                         if slash and equivocator is None and len(changes) >= (3 * handoffs) // 4:
-                            equivocator = equivocate(network, l1, result, log)
+                            equivocator = equivocate(network, l1, result, log, proof_hashes)
                         time.sleep(0.5)  # poll interval; the loop ends on the count or the budget
                 finally:
                     stop.set()
@@ -696,12 +701,15 @@ def run_handoffs(handoffs: int = 50, rate: float = 5.0, cpu_burner: bool = False
                 check_landed(result, network, ledger, ended_at, watcher)
 
             # (a) no validator signed two blocks at one height
-            seen, skipped = signature_scan(network)
+            seen, skipped = signature_scan(network, set(watcher.blocks) | proof_hashes)
             double = {key: hashes for key, hashes in seen.items() if len(hashes) > 1}
             honest_double = {k: v for k, v in double.items() if equivocator is None or k[0] != equivocator.lower()}
-            result.figures["(signer, height) pairs checked"] = len(seen)
+            result.figures["(signer, height) pairs checked, block hashes asked for"] = (
+                f"{len(seen)}, {len(watcher.blocks | dict.fromkeys(proof_hashes, 0))}")
             if equivocator is not None:
-                result.figures["heights the equivocator signed twice"] = sorted(n for s, n in double if s == equivocator.lower())
+                caught = sorted(n for s, n in double if s == equivocator.lower())
+                result.figures["heights the equivocator signed twice"] = caught
+                result.check("(a) the scan sees the deliberate equivocation (the check can fail)", bool(caught))
             result.check("(a) no validator signed two different blocks at one height", not honest_double and not skipped,
                          (f"{len(honest_double)} pairs: " + "; ".join(f"{s} #{n}: {sorted(h)}" for (s, n), h in
                                                                    list(honest_double.items())[:3]))
@@ -713,7 +721,8 @@ def run_handoffs(handoffs: int = 50, rate: float = 5.0, cpu_burner: bool = False
     return result
 
 
-def equivocate(network: Devnet, l1: L1View, result: ScenarioResult, log: Callable[[str], None]) -> str | None:
+def equivocate(network: Devnet, l1: L1View, result: ScenarioResult, log: Callable[[str], None],
+               proof_hashes: set[str]) -> str | None:
     """Make the leader sign a second block at its head; wait for a watchtower to get it slashed."""
     name = poll(l1.leader_name, timeout=10)
     if name is None:
@@ -725,6 +734,7 @@ def equivocate(network: Devnet, l1: L1View, result: ScenarioResult, log: Callabl
         result.notes.append(f"{name} would not equivocate (no longer leading?)")
         return None
     log(f"{name} signed two blocks at height {proof['number']}")
+    proof_hashes.update(block["blockHash"].lower() for block in proof["blocks"])
     slashed = poll(lambda: [e for e in l1.registry.events.Slashed().get_logs(from_block=from_block)
                             if e["args"]["validator"] == address], timeout=30, interval=0.5)
     result.check(f"the equivocating leader {name} was slashed by a watchtower", bool(slashed))
