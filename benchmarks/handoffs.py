@@ -1,6 +1,6 @@
 """Handoff figures for decentralised sequencing, each beside a reference measured in the same run.
 
-    .venv/bin/python benchmarks/handoffs.py [--handoffs 20] [--failovers 3]
+    .venv/bin/python benchmarks/handoffs.py [--handoffs 20] [--failovers 3] [--cpu-burner]
 
 1. Handoff gap at epoch boundaries (mode pos, 3 validators, all healthy): wall time between the
    last L2 block of the old leader and the first of the new one, median and worst over N
@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -242,6 +245,8 @@ def main() -> None:
     parser.add_argument("--failovers", type=int, default=3)
     parser.add_argument("--liveness-timeout", type=int, default=4, help="L1 blocks")
     parser.add_argument("--batch-transfers", type=int, default=100)
+    parser.add_argument("--cpu-burner", action="store_true",
+                        help="measure handoffs and failover again with one CPU-bound process running beside")
     args = parser.parse_args()
 
     gas = bench_attestation_gas([3, 7, 21], args.batch_transfers)
@@ -252,9 +257,27 @@ def main() -> None:
         print(f"  pos, {count:2d} attestations              {gas[count]:10,d} gas  "
               f"(ratio {gas[count] / gas[0]:.2f}; {extra / count:,.0f} gas per attestation)")
 
+    report_handoffs(args, "")
+    if args.cpu_burner:
+        with cpu_burner():
+            report_handoffs(args, " - with one CPU-bound process beside the devnet")
+
+
+@contextlib.contextmanager
+def cpu_burner() -> Iterator[None]:
+    """One CPU-bound process (`while 1: pass`) for as long as the block runs; always stopped."""
+    burner = subprocess.Popen([sys.executable, "-c", "while 1: pass"])
+    try:
+        yield
+    finally:
+        burner.kill()
+        burner.wait()
+
+
+def report_handoffs(args: argparse.Namespace, label: str) -> None:
     gaps, steady = bench_handoff_gaps(args.handoffs, args.epoch_length)
     block_time = statistics.median(steady)
-    print(f"handoff gap at epoch boundaries (pos, 3 validators, epoch {args.epoch_length} L1 blocks), n={len(gaps)}")
+    print(f"handoff gap at epoch boundaries (pos, 3 validators, epoch {args.epoch_length} L1 blocks){label}, n={len(gaps)}")
     print(f"  median                    {statistics.median(gaps):6.2f} s  (ratio to block time {statistics.median(gaps) / block_time:.2f})")
     print(f"  worst                     {max(gaps):6.2f} s  (ratio to block time {max(gaps) / block_time:.2f})")
     print(f"  one leader's block time   {block_time:6.2f} s  (reference, median of {len(steady)})")
@@ -263,7 +286,7 @@ def main() -> None:
     runs = [bench_failover(args.liveness_timeout) for _ in range(args.failovers)]
     blocks = [r[0] for r in runs]
     events = [r[1] for r in runs]
-    print(f"failover after SIGKILL of the leader (liveness timeout {args.liveness_timeout} L1 blocks), n={len(runs)}")
+    print(f"failover after SIGKILL of the leader (liveness timeout {args.liveness_timeout} L1 blocks){label}, n={len(runs)}")
     print(f"  to the timeout event      median {statistics.median(events):6.2f} s")
     print(f"  to the next leader's block median {statistics.median(blocks):5.2f} s, worst {max(blocks):.2f} s  "
           f"(ratio to the timeout {statistics.median(blocks) / floor:.2f})")

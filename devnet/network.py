@@ -200,6 +200,7 @@ class Devnet:
                 "batch_max_seconds": self.config.batcher.max_seconds,
                 "batch_compression": self.config.batcher.compression,
                 "mode": self.config.mode,
+                "watchtower": self.config.nodes.watchtower,
                 "validator_urls": validator_urls,
                 "sequencer_url": urls["sequencer-0"],
             }
