@@ -25,10 +25,10 @@ Timings are printed, never checked. A violated invariant prints FAIL and the exi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.handoffs import cpu_burner as burning_cpu  # noqa: E402
 from devnet.network import Devnet, http_json, rpc_call  # noqa: E402
 from toolkit.accounts import TEST_MNEMONIC, DevAccount, _derive, dev_accounts  # noqa: E402
 from toolkit.l1.artifacts import load_artifact  # noqa: E402
@@ -629,95 +630,88 @@ def run_handoffs(handoffs: int = 50, rate: float = 5.0, cpu_burner: bool = False
                             + (", a CPU burner beside it" if cpu_burner else "")
                             + (", one leader made to equivocate" if slash else "") + ", one SIGKILL + restart")
     budget = max_seconds if max_seconds is not None else 60 + handoffs * EPOCH_LENGTH * 4
-    burner = None
-    try:
-        if cpu_burner:
-            burner = subprocess.Popen([sys.executable, "-c", "while 1: pass"])
-        with pos_devnet(validators, state_dir, result) as network:
-            log(f"devnet up in {network.state['startup_seconds']} s (state dir {network.state_dir})")
-            l1 = L1View(network)
-            ledger, stop = Ledger(), threading.Event()
-            client = Client(network.gateway_url, dev_accounts(2)[1], ledger, stop, 1.0 / rate)
-            ws_url = network.gateway_url.replace("http://", "ws://")
-            equivocator: str | None = None
-            proof_hashes: set[str] = set()
-            crash: Crash | None = None
-            with BlockWatcher(network.gateway_url) as watcher, \
-                    SubscriptionCollector(ws_url, "sequencerChanged") as collector:
-                start_block = l1.block_number + 1  # the subscription exists: later handoffs are notified
-                clock = ledger.clock = time.monotonic()
-                ledger.wall_clock = time.time()
-                client.start()
-                try:
-                    changes: list[dict[str, Any]] = []
-                    while len(changes) < handoffs and time.monotonic() - clock < budget:
-                        changes = l1.changes(start_block)
-                        if crash is None and len(changes) >= handoffs // 2:
-                            log(f"{time.monotonic() - clock:.1f} s, {len(changes)} handoffs: killing the leader")
-                            crash = kill_leader_and_restart(network, l1, clock)
-                            log(crash.describe())
-                        if slash and equivocator is None and len(changes) >= (3 * handoffs) // 4:
-                            equivocator = equivocate(network, l1, result, log, proof_hashes)
-                        time.sleep(0.5)  # poll interval; the loop ends on the count or the budget
-                finally:
-                    stop.set()
-                    client.join(20)
-                ended_at = time.monotonic()
-                result.figures["run seconds"] = f"{ended_at - clock:.1f}"
-                result.check(f"{handoffs} handoffs seen on L1 within {budget:.0f} s", len(changes) >= handoffs,
-                             f"{len(changes)} seen")
-                if crash is not None:
-                    result.figures["crash"] = crash.describe()
-                result.check("the leader was SIGKILLed and restarted", crash is not None and crash.ready_at is not None)
-                client_errors(result, [client])
+    with burning_cpu() if cpu_burner else contextlib.nullcontext(), \
+            pos_devnet(validators, state_dir, result) as network:
+        log(f"devnet up in {network.state['startup_seconds']} s (state dir {network.state_dir})")
+        l1 = L1View(network)
+        ledger, stop = Ledger(), threading.Event()
+        client = Client(network.gateway_url, dev_accounts(2)[1], ledger, stop, 1.0 / rate)
+        ws_url = network.gateway_url.replace("http://", "ws://")
+        equivocator: str | None = None
+        proof_hashes: set[str] = set()
+        crash: Crash | None = None
+        with BlockWatcher(network.gateway_url) as watcher, \
+                SubscriptionCollector(ws_url, "sequencerChanged") as collector:
+            start_block = l1.block_number + 1  # the subscription exists: later handoffs are notified
+            clock = ledger.clock = time.monotonic()
+            ledger.wall_clock = time.time()
+            client.start()
+            try:
+                changes: list[dict[str, Any]] = []
+                while len(changes) < handoffs and time.monotonic() - clock < budget:
+                    changes = l1.changes(start_block)
+                    if crash is None and len(changes) >= handoffs // 2:
+                        log(f"{time.monotonic() - clock:.1f} s, {len(changes)} handoffs: killing the leader")
+                        crash = kill_leader_and_restart(network, l1, clock)
+                        log(crash.describe())
+                    if slash and equivocator is None and len(changes) >= (3 * handoffs) // 4:
+                        equivocator = equivocate(network, l1, result, log, proof_hashes)
+                    time.sleep(0.5)  # poll interval; the loop ends on the count or the budget
+            finally:
+                stop.set()
+                client.join(20)
+            ended_at = time.monotonic()
+            result.figures["run seconds"] = f"{ended_at - clock:.1f}"
+            result.check(f"{handoffs} handoffs seen on L1 within {budget:.0f} s", len(changes) >= handoffs,
+                         f"{len(changes)} seen")
+            if crash is not None:
+                result.figures["crash"] = crash.describe()
+            result.check("the leader was SIGKILLed and restarted", crash is not None and crash.ready_at is not None)
+            client_errors(result, [client])
 
-                # (c) L1 events == gateway notifications, in order
-                last_l1 = l1.block_number
-                events = l1.changes(start_block, last_l1)
-                keys = ("epoch", "previous", "next", "reason", "l1Block")
+            # (c) L1 events == gateway notifications, in order
+            last_l1 = l1.block_number
+            events = l1.changes(start_block, last_l1)
+            keys = ("epoch", "previous", "next", "reason", "l1Block")
 
-                def notified() -> list[dict[str, Any]]:
-                    return [{k: n.get(k) for k in keys} for n in list(collector.notices)
-                            if n.get("chainId", CHAIN_ID) == CHAIN_ID and start_block <= n.get("l1Block", 0) <= last_l1]
+            def notified() -> list[dict[str, Any]]:
+                return [{k: n.get(k) for k in keys} for n in list(collector.notices)
+                        if n.get("chainId", CHAIN_ID) == CHAIN_ID and start_block <= n.get("l1Block", 0) <= last_l1]
 
-                poll(lambda: len(notified()) >= len(events), timeout=15, interval=0.2)
-                notices = notified()
-                result.figures["handoffs on L1"] = len(events)
-                result.figures["handoff reasons"] = dict(Counter(e["reason"] for e in events))
-                result.figures["sequencerChanged notifications (gateway WS)"] = (
-                    f"{len(notices)} in range, {len(collector.notices)} in all")
-                gateway_log = network.log_dir / "gateway.log"
-                switches = gateway_log.read_text(errors="replace").count("backend WebSocket lost") if gateway_log.exists() else 0
-                result.figures["gateway WS relay switched backend (gateway log)"] = f"{switches} time(s)"
-                first_diff = next((i for i, (a, b) in enumerate(zip(events, notices, strict=False)) if a != b), None)
-                result.check("(c) SequencerChanged events on L1 == gateway notifications, in order",
-                             notices == events,
-                             "" if notices == events else
-                             f"{len(events)} events, {len(notices)} notices; first difference at {first_diff}: "
-                             f"L1 {events[first_diff] if first_diff is not None else events[len(notices):][:2]} vs "
-                             f"WS {notices[first_diff] if first_diff is not None else notices[len(events):][:2]}")
+            poll(lambda: len(notified()) >= len(events), timeout=15, interval=0.2)
+            notices = notified()
+            result.figures["handoffs on L1"] = len(events)
+            result.figures["handoff reasons"] = dict(Counter(e["reason"] for e in events))
+            result.figures["sequencerChanged notifications (gateway WS)"] = (
+                f"{len(notices)} in range, {len(collector.notices)} in all")
+            gateway_log = network.log_dir / "gateway.log"
+            switches = gateway_log.read_text(errors="replace").count("backend WebSocket lost") if gateway_log.exists() else 0
+            result.figures["gateway WS relay switched backend (gateway log)"] = f"{switches} time(s)"
+            first_diff = next((i for i, (a, b) in enumerate(zip(events, notices, strict=False)) if a != b), None)
+            result.check("(c) SequencerChanged events on L1 == gateway notifications, in order",
+                         notices == events,
+                         "" if notices == events else
+                         f"{len(events)} events, {len(notices)} notices; first difference at {first_diff}: "
+                         f"L1 {events[first_diff] if first_diff is not None else events[len(notices):][:2]} vs "
+                         f"WS {notices[first_diff] if first_diff is not None else notices[len(events):][:2]}")
 
-                # (b) every accepted tx landed exactly once
-                check_landed(result, network, ledger, ended_at, watcher)
+            # (b) every accepted tx landed exactly once
+            check_landed(result, network, ledger, ended_at, watcher)
 
-            # (a) no validator signed two blocks at one height
-            seen, skipped = signature_scan(network, set(watcher.blocks) | proof_hashes)
-            double = {key: hashes for key, hashes in seen.items() if len(hashes) > 1}
-            honest_double = {k: v for k, v in double.items() if equivocator is None or k[0] != equivocator.lower()}
-            result.figures["(signer, height) pairs checked, block hashes asked for"] = (
-                f"{len(seen)}, {len(watcher.blocks | dict.fromkeys(proof_hashes, 0))}")
-            if equivocator is not None:
-                caught = sorted(n for s, n in double if s == equivocator.lower())
-                result.figures["heights the equivocator signed twice"] = caught
-                result.check("(a) the scan sees the deliberate equivocation (the check can fail)", bool(caught))
-            result.check("(a) no validator signed two different blocks at one height", not honest_double and not skipped,
-                         (f"{len(honest_double)} pairs: " + "; ".join(f"{s} #{n}: {sorted(h)}" for (s, n), h in
-                                                                   list(honest_double.items())[:3]))
-                         if honest_double else (f"nodes not scanned: {skipped}" if skipped else ""))
-    finally:
-        if burner is not None:
-            burner.kill()
-            burner.wait(5)
+        # (a) no validator signed two blocks at one height
+        seen, skipped = signature_scan(network, set(watcher.blocks) | proof_hashes)
+        double = {key: hashes for key, hashes in seen.items() if len(hashes) > 1}
+        honest_double = {k: v for k, v in double.items() if equivocator is None or k[0] != equivocator.lower()}
+        result.figures["(signer, height) pairs checked, block hashes asked for"] = (
+            f"{len(seen)}, {len(watcher.blocks | dict.fromkeys(proof_hashes, 0))}")
+        if equivocator is not None:
+            caught = sorted(n for s, n in double if s == equivocator.lower())
+            result.figures["heights the equivocator signed twice"] = caught
+            result.check("(a) the scan sees the deliberate equivocation (the check can fail)", bool(caught))
+        result.check("(a) no validator signed two different blocks at one height", not honest_double and not skipped,
+                     (f"{len(honest_double)} pairs: " + "; ".join(f"{s} #{n}: {sorted(h)}" for (s, n), h in
+                                                               list(honest_double.items())[:3]))
+                     if honest_double else (f"nodes not scanned: {skipped}" if skipped else ""))
     return result
 
 
