@@ -93,7 +93,7 @@ class ChainFollower:
                 for hook in self.after_l1_step:
                     hook()
                 if self.watchtower is not None:
-                    await self.watchtower.check_censorship(len(self.state.forced_queue.entries))
+                    await self._check_censorship()
                 if not more and not self.ready.is_set():
                     for hook in self.on_caught_up:
                         hook()
@@ -107,6 +107,14 @@ class ChainFollower:
                 more = False
             if not more:
                 await asyncio.sleep(self.config.l1_poll_seconds)
+
+    async def _check_censorship(self) -> None:
+        """The watchtower's L1 reads must not hold up derivation or readiness when they fail."""
+        assert self.watchtower is not None
+        try:
+            await self.watchtower.check_censorship(len(self.state.forced_queue.entries))
+        except Exception as exc:
+            log.warning("watchtower (chain %d): cannot check forced entries on L1 yet: %s", self.chain_id, exc)
 
     # ----- a follower sends transactions on to the leader -----
     async def forward_transaction(self, raw: bytes) -> bytes:

@@ -22,13 +22,31 @@ from toolkit.batch import (
     encode_batch,
 )
 from toolkit.l1.client import BatchRejected, L1Client
-from toolkit.l2.executor import BlockAttributes
+from toolkit.l2.executor import BlockAttributes, L2Executor
 from toolkit.node.chain_state import ChainState
 
 log = logging.getLogger(__name__)
 
 COMPRESSIONS = {"zlib": COMPRESSION_ZLIB, "brotli": COMPRESSION_BROTLI, "none": COMPRESSION_NONE}
 MAX_BATCH_BYTES = 120_000  # stays under Anvil's and geth's 128 KiB transaction size limit
+
+
+def canonical_batch(executor: L2Executor, chain_id: int, first: int, last: int) -> Batch:
+    """Canonical blocks first..last as a batch carries them (forced entries are named, not carried)."""
+    blocks = []
+    for number in range(first, last + 1):
+        header = executor.header_by_number(number)
+        attributes = BlockAttributes.from_header(header)
+        blocks.append(
+            BatchBlock(
+                l1_origin_number=attributes.l1_origin_number,
+                timestamp=attributes.timestamp,
+                forced_start=attributes.forced_start,
+                forced_end=attributes.forced_end,
+                transactions=executor.raw_transactions(header.hash),
+            )
+        )
+    return Batch(chain_id, first, bytes(executor.header_by_number(first - 1).hash), tuple(blocks))
 
 
 class Batcher:
@@ -71,22 +89,7 @@ class Batcher:
         return waiting >= self.max_blocks or time.monotonic() - self._waiting_since >= self.max_seconds
 
     def build_batch(self, first: int, last: int) -> bytes:
-        executor = self.state.executor
-        blocks = []
-        for number in range(first, last + 1):
-            header = executor.header_by_number(number)
-            attributes = BlockAttributes.from_header(header)
-            blocks.append(
-                BatchBlock(
-                    l1_origin_number=attributes.l1_origin_number,
-                    timestamp=attributes.timestamp,
-                    forced_start=attributes.forced_start,
-                    forced_end=attributes.forced_end,
-                    transactions=executor.raw_transactions(header.hash),
-                )
-            )
-        parent_hash = bytes(executor.header_by_number(first - 1).hash)
-        return encode_batch(Batch(self.chain_id, first, parent_hash, tuple(blocks)), self.compression)
+        return encode_batch(canonical_batch(self.state.executor, self.chain_id, first, last), self.compression)
 
     async def post_due(self) -> bool:
         """Post one batch if one is due; returns True if a batch landed on L1."""

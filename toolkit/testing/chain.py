@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from toolkit.batch import COMPRESSION_ZLIB, Batch, BatchBlock, encode_batch
+from toolkit.batch import COMPRESSION_ZLIB, Batch, encode_batch
 from toolkit.l1.client import L1Block
 from toolkit.l2.chain_config import L2ChainConfig
 from toolkit.l2.executor import BlockAttributes, ExecutedBlock, L2Executor
 from toolkit.node.chain_state import ChainState
 from toolkit.rpc.events import ChainEvents
+from toolkit.sequencer.batcher import canonical_batch
 from toolkit.testing.l2 import CHAIN_ID, chain_config
 
 
@@ -67,21 +68,7 @@ def build_block(
 
 def batch_of(state: ChainState, first: int, last: int, chain_id: int = CHAIN_ID) -> Batch:
     """The canonical blocks first..last as a batch describes them (forced entries are not carried)."""
-    executor = state.executor
-    blocks = []
-    for number in range(first, last + 1):
-        header = executor.header_by_number(number)
-        attributes = BlockAttributes.from_header(header)
-        blocks.append(
-            BatchBlock(
-                attributes.l1_origin_number,
-                attributes.timestamp,
-                attributes.forced_start,
-                attributes.forced_end,
-                executor.raw_transactions(header.hash),
-            )
-        )
-    return Batch(chain_id, first, bytes(executor.header_by_number(first - 1).hash), tuple(blocks))
+    return canonical_batch(state.executor, chain_id, first, last)
 
 
 def batch_data(

@@ -25,15 +25,7 @@ def sign_block(
     `overrides` replace SignedBlock fields (number, block_hash, raw_transactions, ...) before
     signing, so a test can make a correctly signed block that lies about its content.
     """
-    unsigned = SignedBlock(
-        chain_id=chain_id,
-        number=executed.number,
-        parent_hash=bytes(executed.block.header.parent_hash),
-        block_hash=executed.hash,
-        attributes=executed.attributes,
-        raw_transactions=executed.raw_transactions,
-        signature=b"",
-    )
+    unsigned = SignedBlock.create(DOMAIN, chain_id, executed, private_key)
     unsigned = replace(unsigned, **overrides)
     signature = sign_block_hash(DOMAIN, private_key, unsigned.chain_id, unsigned.number, unsigned.block_hash)
     return replace(unsigned, signature=signature)
