@@ -124,6 +124,7 @@ class Gateway:
         self.l1 = L1Client(config.l1_rpc_url, config.inbox_address, config.registry_address,
                            mode_named(config.mode).registry_contract)
         self.leader_url: str | None = None
+        self.l1_head_number = 0  # as of the last watch step
         self.healthy: dict[str, bool] = {url: False for url in config.nodes.values()}
         self.session: aiohttp.ClientSession | None = None
         self.forwarded_writes = 0
@@ -143,6 +144,7 @@ class Gateway:
         while True:
             try:
                 head = await self.l1.head()
+                self.l1_head_number = head.number
                 leader = await self.l1.sequencer_for(self.config.chain_id, head.number)
                 self.leader_url = next(
                     (url for address, url in self.config.validator_urls.items() if address.lower() == leader.lower()),
@@ -260,6 +262,30 @@ class WsRelay:
         self.backend_to_client: dict[str, str] = {}
         self.pending_subscribe: dict[Any, list[Any]] = {}  # request id -> params, awaiting the id
         self.backend: aiohttp.ClientWebSocketResponse | None = None
+        # sequencerChanged subscriptions: the last (l1Block, logIndex) delivered, or the L1 block the
+        # subscription started at; after a backend loss the gap is filled from L1 and repeats dropped
+        self.change_cursor: dict[str, tuple[int, int]] = {}
+
+    def _is_change_subscription(self, params: list[Any]) -> bool:
+        return bool(params) and params[0] == "sequencerChanged"
+
+    async def _fill_change_gaps(self) -> None:
+        """Deliver the SequencerChanged events L1 holds that a lost backend never relayed."""
+        if not self.change_cursor:
+            return
+        head = await self.gateway.l1.head()
+        for client_id, cursor in list(self.change_cursor.items()):
+            changes = await self.gateway.l1.sequencer_changes(self.gateway.config.chain_id, cursor[0], head.number)
+            for change in changes:
+                await self._deliver_change(client_id, change)
+
+    async def _deliver_change(self, client_id: str, change: dict[str, Any]) -> None:
+        key = (int(change["l1Block"]), int(change.get("logIndex", 0)))
+        if client_id not in self.change_cursor or key <= self.change_cursor[client_id]:
+            return  # delivered already (or the subscription is gone)
+        self.change_cursor[client_id] = key
+        await self.client.send_json({"jsonrpc": "2.0", "method": "eth_subscription",
+                                     "params": {"subscription": client_id, "result": change}})
 
     async def connect(self) -> None:
         assert self.gateway.session is not None
@@ -293,6 +319,10 @@ class WsRelay:
                 elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR, WSMsgType.CLOSING):
                     log.info("backend WebSocket lost; reconnecting the client's subscriptions elsewhere")
                     await self.connect()
+                    try:
+                        await self._fill_change_gaps()
+                    except Exception as exc:  # L1 unreachable: the next notices still come from the node
+                        log.warning("cannot fill sequencerChanged gaps from L1: %s", exc)
                 if client_task.done():
                     break
         except ConnectionError:
@@ -317,6 +347,7 @@ class WsRelay:
             if isinstance(request, dict) and request.get("method") == "eth_unsubscribe":
                 client_id = (request.get("params") or [None])[0]
                 self.subscriptions.pop(client_id, None)
+                self.change_cursor.pop(client_id, None)
                 backend_id = next((b for b, c in self.backend_to_client.items() if c == client_id), client_id)
                 request = {**request, "params": [backend_id]}
             try:
@@ -327,7 +358,11 @@ class WsRelay:
     async def _to_client(self, message: dict[str, Any]) -> None:
         if message.get("method") == "eth_subscription":
             backend_id = message["params"]["subscription"]
-            message["params"]["subscription"] = self.backend_to_client.get(backend_id, backend_id)
+            client_id = self.backend_to_client.get(backend_id, backend_id)
+            if client_id in self.change_cursor and isinstance(message["params"].get("result"), dict):
+                await self._deliver_change(client_id, message["params"]["result"])
+                return
+            message["params"]["subscription"] = client_id
             await self.client.send_json(message)
             return
         request_id = message.get("id")
@@ -339,6 +374,9 @@ class WsRelay:
                 return  # internal: the client already holds this subscription
             self.subscriptions[message["result"]] = params
             self.backend_to_client[message["result"]] = message["result"]
+            if self._is_change_subscription(params):
+                # events from the L1 head on are this subscriber's (the node relays newer ones)
+                self.change_cursor[message["result"]] = (self.gateway.l1_head_number, -1)
         await self.client.send_json(message)
 
 

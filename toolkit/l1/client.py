@@ -94,6 +94,7 @@ class L1Client:
                 "next": e["args"]["next"],
                 "reason": REASONS.get(int(e["args"]["reason"]), str(e["args"]["reason"])),
                 "l1Block": int(e["blockNumber"]),
+                "logIndex": int(e["logIndex"]),
                 "l1TxHash": "0x" + bytes(e["transactionHash"]).hex(),
             }
             for e in sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"]))
