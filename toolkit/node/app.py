@@ -69,7 +69,15 @@ def build_app(node: L2Node) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_post("/p2p/attest", attest)
     app.router.add_post("/p2p/block", receive_block)
-    app.router.add_post(HANDOFF_PATH, make_handoff_handler(
-        node.pool, node.handoff.origins if node.handoff is not None else HandoffOrigins()))
+    take_handoff = make_handoff_handler(node.pool, node.handoff.origins if node.handoff is not None else HandoffOrigins())
+
+    async def receive_handoff(request: web.Request) -> web.Response:
+        # A node still catching up would judge transactions against old state and refuse good ones
+        # (the sender would drop them): it asks the sender to come back instead.
+        if not node.ready.is_set():
+            return web.json_response({"error": "catching up with L1; retry later"}, status=503)
+        return await take_handoff(request)
+
+    app.router.add_post(HANDOFF_PATH, receive_handoff)
     app.router.add_get("/p2p/block/{number}", serve_block)
     return app
