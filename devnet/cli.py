@@ -113,6 +113,9 @@ def _up_foreground(config: DevnetConfig) -> None:
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    # Also when started from a script in the background, which makes SIGINT ignored: an explicit
+    # Ctrl-C / `kill -INT` still stops the devnet.
+    signal.signal(signal.SIGINT, on_signal)
     try:
         with console.status("starting devnet..."):
             state = network.up()
