@@ -201,6 +201,12 @@ class SequencerRole:
         if previous is None:
             return False
         if previous.parent_hash != bytes(self.executor.head.hash):
+            if not self.follower.mode.stakes:
+                # No registry of this mode punishes equivocation, and a sole sequencer that steps aside
+                # would halt the chain for good (e.g. derivation forced an entry in under our blocks).
+                self.guard.release_above(self.chain_id, self.executor.head_number,
+                                         "our signed blocks there were replaced (no slashing in this mode)")
+                return False
             if self._refused_height != number:
                 self._refused_height = number
                 log.error("not building block %d: we signed another block there on another parent; the chain "
