@@ -44,51 +44,53 @@ def test_detach_status_logs_down(tmp_path: Path) -> None:
     up = devnet("--state-dir", str(tmp_path), "up", "--detach", *FREE_PORTS)
     assert up.returncode == 0, up.stderr + up.stdout
     assert "devnet is up" in up.stdout and "L1 RPC" in up.stdout
-    state = json.loads((tmp_path / "state.json").read_text())
-    assert state["ready"] and state["contracts"]["Inbox"].startswith("0x")
-    assert all(pid_alive(pid) for pid in all_pids(state))
-    again = devnet("--state-dir", str(tmp_path), "up", "--detach", *FREE_PORTS)
-    assert again.returncode != 0 and "already up" in again.stderr
+    try:
+        state = json.loads((tmp_path / "state.json").read_text())
+        assert state["ready"] and state["contracts"]["Inbox"].startswith("0x")
+        assert all(pid_alive(pid) for pid in all_pids(state))
+        again = devnet("--state-dir", str(tmp_path), "up", "--detach", *FREE_PORTS)
+        assert again.returncode != 0 and "already up" in again.stderr
 
-    def batches_posted() -> bool:
-        report = json.loads(devnet("--state-dir", str(tmp_path), "status", "--json").stdout)
-        nodes = report["chains"][0]["nodes"]
-        return (
-            report["l1"]["healthy"] and all(n["healthy"] for n in nodes) and nodes[0]["batches_posted"] >= 1
+        def batches_posted() -> bool:
+            report = json.loads(devnet("--state-dir", str(tmp_path), "status", "--json").stdout)
+            nodes = report["chains"][0]["nodes"]
+            return (
+                report["l1"]["healthy"] and all(n["healthy"] for n in nodes) and nodes[0]["batches_posted"] >= 1
+            )
+
+        wait_for(batches_posted, timeout=90, what="a batch in `devnet status --json`")
+        # Censor an account, then force its transfer in through L1 from the command line.
+        censor = devnet("--state-dir", str(tmp_path), "sequencer", "censor", "--address", VICTIM.address)
+        assert censor.returncode == 0 and VICTIM.address in censor.stdout, censor.stderr
+        forced = devnet(
+            "--state-dir",
+            str(tmp_path),
+            "force-include",
+            "--chain",
+            "901",
+            "--from-key",
+            VICTIM.private_key,
+            "--to",
+            "0x000000000000000000000000000000000000dEaD",
+            "--value",
+            "12345",
+            "--wait",
         )
-
-    wait_for(batches_posted, timeout=40, what="a batch in `devnet status --json`")
-    # Censor an account, then force its transfer in through L1 from the command line.
-    censor = devnet("--state-dir", str(tmp_path), "sequencer", "censor", "--address", VICTIM.address)
-    assert censor.returncode == 0 and VICTIM.address in censor.stdout, censor.stderr
-    forced = devnet(
-        "--state-dir",
-        str(tmp_path),
-        "force-include",
-        "--chain",
-        "901",
-        "--from-key",
-        VICTIM.private_key,
-        "--to",
-        "0x000000000000000000000000000000000000dEaD",
-        "--value",
-        "12345",
-        "--wait",
-    )
-    assert forced.returncode == 0, forced.stderr + forced.stdout
-    assert (
-        "queued forced entry 0" in forced.stdout
-        and "safe:" in forced.stdout
-        and '"status": "0x1"' in forced.stdout
-    )
-    refused = devnet("--state-dir", str(tmp_path), "force-include", "--raw-tx", "0x")
-    assert refused.returncode != 0 and "EmptyTransaction" in refused.stderr
-    assert devnet("--state-dir", str(tmp_path), "sequencer", "censor", "--off").returncode == 0
-    table = devnet("--state-dir", str(tmp_path), "status")
-    assert table.returncode == 0 and "sequencer-0" in table.stdout and "verifier-0" in table.stdout
-    logs = devnet("--state-dir", str(tmp_path), "logs", "sequencer-0")
-    assert "posted batch" in logs.stdout
-    down = devnet("--state-dir", str(tmp_path), "down")
+        assert forced.returncode == 0, forced.stderr + forced.stdout
+        assert (
+            "queued forced entry 0" in forced.stdout
+            and "safe:" in forced.stdout
+            and '"status": "0x1"' in forced.stdout
+        )
+        refused = devnet("--state-dir", str(tmp_path), "force-include", "--raw-tx", "0x")
+        assert refused.returncode != 0 and "EmptyTransaction" in refused.stderr
+        assert devnet("--state-dir", str(tmp_path), "sequencer", "censor", "--off").returncode == 0
+        table = devnet("--state-dir", str(tmp_path), "status")
+        assert table.returncode == 0 and "sequencer-0" in table.stdout and "verifier-0" in table.stdout
+        logs = devnet("--state-dir", str(tmp_path), "logs", "sequencer-0")
+        assert "posted batch" in logs.stdout
+    finally:
+        down = devnet("--state-dir", str(tmp_path), "down")
     assert down.returncode == 0 and "devnet stopped" in down.stdout
     wait_for(
         lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=15, what="every process to stop"
