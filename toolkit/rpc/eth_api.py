@@ -8,7 +8,7 @@ from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_utils import keccak
 
-from toolkit.l2.executor import CallReverted, L2Executor
+from toolkit.l2.executor import CallRefused, CallReverted, L2Executor
 from toolkit.l2.transactions import InvalidTransaction
 from toolkit.rpc import params as p
 from toolkit.rpc.errors import EXECUTION_REVERTED, LIMIT_EXCEEDED, SERVER_ERROR, RpcError, invalid_params
@@ -178,24 +178,30 @@ class EthApi:
         return f"0x{self.executor.storage(account, slot, header):064x}"
 
     async def eth_call(self, params: list[Any]) -> str:
-        p.expect_count(params, 3)
-        if len(params) > 2 and params[2]:
-            raise invalid_params("state overrides are not supported")
+        p.expect_count(params, 4)
         call = p.call_object(p.arg(params, 0, "transaction"))
         header = self.resolve_header(p.arg(params, 1, "block", "latest"))
+        overrides = p.state_overrides(p.arg(params, 2, "stateOverrides", None))
+        if p.arg(params, 3, "blockOverrides", None) is not None:
+            raise invalid_params("block overrides are not supported")
         try:
-            return data(self.executor.call(call, header))
+            return data(self.executor.call(call, header, overrides))
         except CallReverted as exc:
             raise _revert_error(exc) from exc
+        except CallRefused as exc:
+            raise RpcError(SERVER_ERROR, str(exc)) from exc
 
     async def eth_estimateGas(self, params: list[Any]) -> str:
         p.expect_count(params, 3)
         call = p.call_object(p.arg(params, 0, "transaction"))
         header = self.resolve_header(p.arg(params, 1, "block", "latest"))
+        overrides = p.state_overrides(p.arg(params, 2, "stateOverrides", None))
         try:
-            return qty(self.executor.estimate_gas(call, header))
+            return qty(self.executor.estimate_gas(call, header, overrides))
         except CallReverted as exc:
             raise _revert_error(exc) from exc
+        except CallRefused as exc:
+            raise RpcError(SERVER_ERROR, str(exc)) from exc
 
     # ----- fees -----
     def _next_base_fee(self) -> int:
