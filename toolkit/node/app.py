@@ -9,6 +9,7 @@ from aiohttp import web
 
 from toolkit.node.gossip import GossipRejected
 from toolkit.node.node import L2Node
+from toolkit.rpc.cors import cors_middleware
 from toolkit.rpc.eth_api import EthApi
 from toolkit.rpc.rollup_api import RollupApi
 from toolkit.rpc.server import MAX_BODY_BYTES, JsonRpcServer
@@ -25,7 +26,7 @@ def build_app(node: L2Node) -> web.Application:
     node.on_pending_transaction.append(eth.filters.note_pending)
     methods = {**eth.methods(), **RollupApi(node, node.mode.name, eth._header_or_none).methods()}
     rpc = JsonRpcServer(methods, subscription_factory(node.events, eth.logs_of_block))
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[cors_middleware])
     rpc.add_routes(app)
 
     async def health(request: web.Request) -> web.Response:
