@@ -22,6 +22,7 @@ from eth_utils import ValidationError, keccak, to_canonical_address
 
 from toolkit.l2.calls import CallRefused, CallRequest, CallReverted, StateOverrides, estimate, run_call
 from toolkit.l2.chain_config import L2ChainConfig
+from toolkit.l2.predeploys import genesis_accounts
 from toolkit.l2.transactions import InvalidTransaction, decode_raw_transaction
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class L2Executor:
                 "code": bytes.fromhex(account.code.removeprefix("0x")),
                 "storage": dict(account.storage),
             }
-            for account in config.alloc
+            for account in genesis_accounts(config.alloc)
         }
         self.chain = chain_class.from_genesis(AtomicDB(), genesis_params, genesis_state)
         genesis = self.chain.get_canonical_head()
