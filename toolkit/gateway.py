@@ -48,6 +48,7 @@ POLL_SECONDS = 0.25
 RESEND_AFTER = 3.0
 KEEP_SECONDS = 600.0
 WRITE_METHOD = "eth_sendRawTransaction"
+WRITE_METHODS = {WRITE_METHOD, "eth_sendTransaction"}  # eth_sendTransaction: a dev account signs on the node
 
 
 class GatewayRequestError(Exception):
@@ -72,7 +73,7 @@ class RpcBody:
     @property
     def writes(self) -> bool:
         """True if the body (or any request of the batch) sends a transaction."""
-        return any(isinstance(r, dict) and r.get("method") == WRITE_METHOD for r in self.requests)
+        return any(isinstance(r, dict) and r.get("method") in WRITE_METHODS for r in self.requests)
 
     @property
     def request_id(self) -> Any:

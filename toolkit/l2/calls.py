@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth import constants
+from eth._utils.address import generate_contract_address
 from eth.abc import ComputationAPI, StateAPI, VirtualMachineAPI
 from eth.exceptions import OutOfGas
 from eth.vm.forks.prague.state import PragueTransactionExecutor
@@ -232,3 +233,60 @@ def reverted(computation: ComputationAPI) -> CallReverted:
     else:
         message = str(error) or type(error).__name__
     return CallReverted(message, output)
+
+
+PRECOMPILES = {i.to_bytes(20, "big") for i in range(1, 0x12)}
+
+
+def _record_accesses(state: StateAPI) -> dict[bytes, set[int]]:
+    """Record every address and slot the EVM warms on this (throw-away) state."""
+    touched: dict[bytes, set[int]] = {}
+    mark_address, mark_slot = state.mark_address_warm, state.mark_storage_warm
+
+    def address_warm(address: Any) -> None:
+        touched.setdefault(bytes(address), set())
+        mark_address(address)
+
+    def storage_warm(address: Any, slot: int) -> None:
+        touched.setdefault(bytes(address), set()).add(slot)
+        mark_slot(address, slot)
+
+    state.mark_address_warm = address_warm  # type: ignore[method-assign]
+    state.mark_storage_warm = storage_warm  # type: ignore[method-assign]
+    return touched
+
+
+def create_access_list(
+    vm: VirtualMachineAPI, request: CallRequest, overrides: StateOverrides, gas_cap: int
+) -> tuple[tuple[tuple[str, tuple[int, ...]], ...], int, str | None]:
+    """geth's eth_createAccessList: the addresses and slots the call touches (sender, recipient and
+    precompiles excluded), re-run with that list until it is stable; (list, gasUsed, error)."""
+    gas = request.gas if request.gas is not None else gas_cap
+    current = tuple(request.access_list or ())
+    excluded = {request.sender_bytes} | PRECOMPILES
+    if request.to:
+        excluded.add(to_canonical_address(request.to))
+    for _ in range(8):
+        attempt = CallRequest(**{**request.__dict__, "access_list": current, "gas": gas})
+        with call_state(vm, overrides) as state:
+            check_funds(state, attempt, gas)
+            tx = build_transaction(vm, state, attempt, gas)
+            check_gas(tx, gas)
+            excluded.add(bytes(state.coinbase))  # warmed by the fork's rules, not by the call
+            if not request.to:
+                excluded.add(generate_contract_address(request.sender_bytes, state.get_nonce(request.sender_bytes)))
+            touched = _record_accesses(state)
+            computation = _execute(state, tx)
+        found = tuple(
+            (to_checksum_address(address), tuple(sorted(slots)))
+            for address, slots in sorted(touched.items())
+            if address not in excluded
+        )
+        used = gas - computation.get_gas_remaining()
+        refund = min(computation.get_gas_refund(), used // 5)
+        gas_used = max(used - refund, floor_gas(tx))
+        error = reverted(computation) if computation.is_error else None
+        if found == current:
+            return found, gas_used, str(error) if error else None
+        current = found
+    return current, gas_used, str(error) if error else None

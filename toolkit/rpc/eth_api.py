@@ -65,7 +65,6 @@ class EthApi:
             "net_peerCount": self.net_peerCount,
             "eth_chainId": self.eth_chainId,
             "eth_syncing": self.eth_syncing,
-            "eth_accounts": self.eth_accounts,
             "eth_blockNumber": self.eth_blockNumber,
             "eth_getBalance": self.eth_getBalance,
             "eth_getTransactionCount": self.eth_getTransactionCount,
@@ -151,9 +150,6 @@ class EthApi:
 
     async def eth_syncing(self, params: list[Any]) -> bool:
         return False
-
-    async def eth_accounts(self, params: list[Any]) -> list[str]:
-        return []
 
     async def eth_blockNumber(self, params: list[Any]) -> str:
         return qty(self.executor.head_number)
