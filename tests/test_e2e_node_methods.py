@@ -49,7 +49,8 @@ def test_dev_accounts_sign_as_node_accounts(devnet: Devnet, sequencer_w3: Web3) 
     typed = rpc(url, "eth_signTypedData_v4", signer.address, TYPED)["result"]
     assert Account.recover_message(encode_typed_data(full_message=TYPED), signature=typed) == signer.address
     raw = rpc(url, "eth_signTransaction", {"from": signer.address, "to": ACCOUNTS[2].address, "value": "0x1"})
-    assert Account.recover_transaction(raw["result"]) == signer.address
+    assert Account.recover_transaction(raw["result"]["raw"]) == signer.address
+    assert raw["result"]["tx"]["from"] == signer.address
     stranger = Account.create().address
     assert rpc(url, "eth_sign", stranger, "0x00")["error"] == {"code": -32000, "message": "unknown account"}
     refused = rpc(url, "eth_sendTransaction", {"from": stranger, "to": signer.address})

@@ -14,9 +14,10 @@ from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 
 from toolkit.accounts import dev_accounts
+from toolkit.l2.transactions import decode_raw_transaction
 from toolkit.rpc import params as p
 from toolkit.rpc.errors import SERVER_ERROR, RpcError, invalid_params
-from toolkit.rpc.formatters import data
+from toolkit.rpc.formatters import data, format_transaction
 from toolkit.rpc.server import Handler
 
 DEV_ACCOUNT_COUNT = 10
@@ -87,10 +88,13 @@ class DevSigner:
         raw = self._sign(await self._fill(request))
         return await self.eth.eth_sendRawTransaction([data(raw)])
 
-    async def eth_signTransaction(self, params: list[Any]) -> str:
+    async def eth_signTransaction(self, params: list[Any]) -> dict[str, Any]:
+        """geth's (and the execution-apis spec's) answer: the raw transaction and its object."""
         request = p.arg(params, 0, "transaction")
         self._key(request.get("from") if isinstance(request, dict) else None)
-        return data(self._sign(await self._fill(request)))
+        raw = self._sign(await self._fill(request))
+        tx = decode_raw_transaction(raw, self.eth.executor.config.chain_id)
+        return {"raw": data(raw), "tx": format_transaction(tx, None, None)}
 
     async def eth_sign(self, params: list[Any]) -> str:
         key = self._key(p.arg(params, 0, "address"))
