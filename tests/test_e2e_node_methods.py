@@ -137,3 +137,32 @@ def test_txpool_shows_pending_and_queued(devnet: Devnet, sequencer_w3: Web3) -> 
     sequencer_w3.eth.send_raw_transaction(transfer(0))  # fills the gap: both are mined
     assert sequencer_w3.eth.wait_for_transaction_receipt(gapped, timeout=60, poll_latency=0.1)["status"] == 1
     assert owner.address not in rpc(url, "txpool_content")["result"]["queued"]
+
+
+def test_debug_traces_in_geths_formats(devnet: Devnet, sequencer_w3: Web3) -> None:
+    url = devnet.node_url("sequencer-0")
+    deployer = "0x4e59b44847b379578588920cA78FbF26c0B4956C"
+    init_code = "6001600c60003960016000f300"  # deploys the one-byte runtime STOP
+    salt = Account.create().key.hex()  # a fresh salt: the CREATE2 address is new each run
+    tx_hash = rpc(url, "eth_sendTransaction", {"from": ACCOUNTS[4].address, "to": deployer,
+                                                "data": "0x" + salt + init_code})["result"]
+    receipt = sequencer_w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.1)
+    assert receipt["status"] == 1
+    calls = rpc(url, "debug_traceTransaction", tx_hash, {"tracer": "callTracer"})["result"]
+    assert calls["type"] == "CALL" and calls["to"] == deployer and int(calls["gasUsed"], 16) == receipt["gasUsed"]
+    assert [child["type"] for child in calls["calls"]] == ["CREATE2"]
+    assert calls["calls"][0]["from"] == deployer and calls["calls"][0]["input"] == "0x" + init_code
+    logs = rpc(url, "debug_traceTransaction", tx_hash)["result"]
+    assert logs["gas"] == receipt["gasUsed"] and logs["failed"] is False
+    ops = [entry["op"] for entry in logs["structLogs"]]
+    assert "CREATE2" in ops and {entry["depth"] for entry in logs["structLogs"]} == {1, 2}
+    assert logs["structLogs"][0]["pc"] == 0 and logs["structLogs"][-1]["op"] == "RETURN"  # the deployer returns the address
+    # debug_traceCall: Multicall3.getEthBalance reads a balance
+    call = {"to": "0xcA11bde05977b3631167028862bE2a173976CA11",
+            "data": "0x4d2301cc" + ACCOUNTS[4].address[2:].lower().rjust(64, "0")}
+    traced = rpc(url, "debug_traceCall", call, "latest", {"tracer": "callTracer"})["result"]
+    assert traced["output"] == rpc(url, "eth_call", call, "latest")["result"]
+    struct = rpc(url, "debug_traceCall", call, "latest")["result"]
+    assert "BALANCE" in [entry["op"] for entry in struct["structLogs"]]
+    assert rpc(url, "debug_traceCall", call, "latest", {"tracer": "prestateTracer"})["error"]["code"] == -32000
+    assert rpc(url, "debug_traceTransaction", "0x" + "00" * 32)["error"]["code"] == -32000

@@ -163,14 +163,23 @@ def _execute(state: StateAPI, tx: SpoofTransaction) -> ComputationAPI:
         raise CallRefused(str(exc)) from exc
 
 
-def run_call(vm: VirtualMachineAPI, request: CallRequest, overrides: StateOverrides, gas_cap: int) -> bytes:
-    """Run a message call; its output, or CallReverted / CallRefused."""
+def execute_call(
+    vm: VirtualMachineAPI, request: CallRequest, overrides: StateOverrides, gas_cap: int
+) -> tuple[ComputationAPI, int]:
+    """Run a message call on a throw-away state; (its computation, the gas it used) or CallRefused."""
     gas = request.gas if request.gas is not None else gas_cap
     with call_state(vm, overrides) as state:
         check_funds(state, request, gas)
         tx = build_transaction(vm, state, request, gas)
         check_gas(tx, gas)
         computation = _execute(state, tx)
+    used = gas - computation.get_gas_remaining()
+    return computation, max(used - min(computation.get_gas_refund(), used // 5), floor_gas(tx))
+
+
+def run_call(vm: VirtualMachineAPI, request: CallRequest, overrides: StateOverrides, gas_cap: int) -> bytes:
+    """Run a message call; its output, or CallReverted / CallRefused."""
+    computation, _ = execute_call(vm, request, overrides, gas_cap)
     if computation.is_error:
         raise reverted(computation)
     return bytes(computation.output)
