@@ -83,21 +83,29 @@ def measure(url: str, blocks: int, count: int) -> dict[str, float]:
             for label, (method, params) in workload(blocks, lambda: number).items()}
 
 
-def l2_figures_at(node: str, gateway: str, blocks: int, count: int, block_time: float) -> tuple[
-        dict[str, float], dict[str, float]]:
+def l2_figures_at(node: str, gateway: str, blocks: int, count: int, max_wait: float) -> tuple[
+        int, dict[str, float], dict[str, float]]:
+    """Figures against a node and its gateway, once the chain has `blocks` blocks (or after
+    `max_wait` seconds: then the range is what the chain has, and the label says so)."""
     with requests.Session() as session:
-        wait_for(lambda: int(call(session, node, "eth_blockNumber", []), 16) >= blocks,
-                 timeout=blocks * max(block_time, 0.01) * 20 + 120, what=f"{blocks} L2 blocks")
+        def head() -> int:
+            return int(call(session, node, "eth_blockNumber", []), 16)
+
+        deadline = time.monotonic() + max_wait
+        wait_for(lambda: head() >= blocks or time.monotonic() >= deadline, timeout=max_wait + 60,
+                 what=f"{blocks} L2 blocks")
         emit_logs(session, node)  # in the newest blocks, inside the queried range
-    return measure(node, blocks, count), measure(gateway, blocks, count)
+        blocks = min(blocks, head())
+    return blocks, measure(node, blocks, count), measure(gateway, blocks, count)
 
 
-def l2_figures(blocks: int, count: int, block_time: float) -> tuple[dict[str, float], dict[str, float]]:
+def l2_figures(blocks: int, count: int, block_time: float, max_wait: float) -> tuple[
+        int, dict[str, float], dict[str, float]]:
     with tempfile.TemporaryDirectory() as state_dir:
         network = Devnet(fast_config(Path(state_dir), block_time=block_time))
         network.up()
         try:
-            return l2_figures_at(network.node_url("sequencer-0"), network.gateway_url, blocks, count, block_time)
+            return l2_figures_at(network.node_url("sequencer-0"), network.gateway_url, blocks, count, max_wait)
         finally:
             network.down()
 
@@ -117,14 +125,16 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=1000, help="eth_getLogs range, and blocks on each chain")
     parser.add_argument("--requests", type=int, default=200, help="requests per figure")
     parser.add_argument("--block-time", type=float, default=0.02, help="L2 block time while the chain grows")
+    parser.add_argument("--max-wait", type=float, default=1800.0,
+                        help="seconds to let the L2 grow to --blocks; past that, the range is what it has")
     parser.add_argument("--node", help="use this running devnet's node (with --gateway) instead of starting one")
     parser.add_argument("--gateway", help="the running devnet's gateway URL")
     args = parser.parse_args()
     if args.node and args.gateway:
-        node, gateway = l2_figures_at(args.node, args.gateway, args.blocks, args.requests, 1.0)
+        blocks, node, gateway = l2_figures_at(args.node, args.gateway, args.blocks, args.requests, args.max_wait)
     else:
-        node, gateway = l2_figures(args.blocks, args.requests, args.block_time)
-    anvil = anvil_figures(args.blocks, args.requests)
+        blocks, node, gateway = l2_figures(args.blocks, args.requests, args.block_time, args.max_wait)
+    anvil = anvil_figures(blocks, args.requests)
     print(f"Read RPC, requests/s ({args.requests} sequential requests each; higher is better)")
     print(f"  {'':32s}{'node':>10s}{'gateway':>10s}{'Anvil (reference)':>20s}{'node / Anvil':>14s}")
     for label in node:

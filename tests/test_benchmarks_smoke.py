@@ -64,7 +64,7 @@ RPC_LABELS = ["Read RPC, requests/s", "eth_call", "eth_estimateGas", "eth_getLog
 
 def test_rpc_prints_requests_per_second_beside_anvil(devnet: Devnet) -> None:
     # on the session's devnet (no devnet of its own): the smallest range and request count
-    result = run_benchmark("rpc.py", "--blocks", "5", "--requests", "3", "--node", devnet.node_url("sequencer-0"),
+    result = run_benchmark("rpc.py", "--blocks", "5", "--requests", "1", "--node", devnet.node_url("sequencer-0"),
                            "--gateway", devnet.gateway_url)
     assert_figures(result, RPC_LABELS)
 

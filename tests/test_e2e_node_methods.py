@@ -5,7 +5,6 @@ eth_getRawTransactionByHash, eth_coinbase, txpool_content / txpool_status."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import urllib.request
 from typing import Any
@@ -64,15 +63,7 @@ def test_dev_accounts_sign_as_node_accounts(devnet: Devnet, sequencer_w3: Web3) 
     assert sent.returncode == 0, sent.stdout + sent.stderr
     receipt = json.loads(sent.stdout)
     assert receipt["status"] == "0x1" and receipt["from"].lower() == ACCOUNTS[2].address.lower()
-    # ethers: provider.getSigner()
-    node = shutil.which("node")
-    assert node, "Node.js is required (./dev setup uses npm)"
-    result = subprocess.run([node, "tests/js/signer.cjs", url], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {**report, "address": ACCOUNTS[2].address, "status": 1, "from": ACCOUNTS[2].address,
-                      "messageSigner": ACCOUNTS[2].address, "typedSigner": ACCOUNTS[2].address}
+    # ethers' provider.getSigner(): tests/test_e2e_js_clients.py
     # the raw transaction of a mined one, and the block's coinbase
     raw_sent = rpc(url, "eth_getRawTransactionByHash", receipt["transactionHash"])["result"]
     assert "0x" + keccak(bytes.fromhex(raw_sent[2:])).hex() == receipt["transactionHash"]

@@ -1,12 +1,10 @@
 """Every chain's genesis holds the contracts tools assume: the CREATE2 deployer (forge script
-`new C{salt: ...}`), Multicall3 (viem multicall) and the Prague system contracts EIP-2935 / EIP-4788,
+`new C{salt: ...}`), Multicall3 (viem multicall: tests/test_e2e_js_clients.py) and the Prague system contracts EIP-2935 / EIP-4788,
 which py-evm's block processing keeps up to date."""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -39,17 +37,17 @@ def test_system_contracts_hold_block_hashes_and_beacon_roots(sequencer_w3: Web3)
 
 
 def test_forge_script_deploys_with_a_salt_through_the_create2_deployer(
-    devnet: Devnet, sequencer_w3: Web3, counter_artifact: dict[str, Any], tmp_path: Path
+    devnet: Devnet, sequencer_w3: Web3, counter_artifact: dict[str, Any], fixtures_build: Path, tmp_path: Path
 ) -> None:
-    work = tmp_path
     url = devnet.node_url("sequencer-0")
     result = subprocess.run(
         [str(find_foundry_tool("forge")), "script", "tests/fixtures/DeploySalted.s.sol:DeploySalted",
          "--rpc-url", url, "--private-key", DEPLOYER_KEY.private_key, "--broadcast", "--json",
          "--contracts", "tests/fixtures"],
         capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
-        env={**os.environ, "FOUNDRY_OUT": str(work / "out"), "FOUNDRY_CACHE_PATH": str(work / "cache"),
-             "FOUNDRY_BROADCAST": str(work / "broadcast")},  # nothing written into the repository
+        # the session's build of tests/fixtures (no second compile); nothing written into the repository
+        env={**os.environ, "FOUNDRY_OUT": str(fixtures_build / "out"),
+             "FOUNDRY_CACHE_PATH": str(fixtures_build / "cache"), "FOUNDRY_BROADCAST": str(tmp_path / "broadcast")},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     init_code = bytes.fromhex(counter_artifact["bytecode"].removeprefix("0x"))
@@ -60,15 +58,3 @@ def test_forge_script_deploys_with_a_salt_through_the_create2_deployer(
     assert len(sequencer_w3.eth.get_code(expected)) > 0
     counter = sequencer_w3.eth.contract(address=expected, abi=counter_artifact["abi"])
     assert counter.functions.count().call() == 0
-
-
-def test_viem_multicall_reads_through_multicall3(devnet: Devnet, sequencer_w3: Web3) -> None:
-    node = shutil.which("node")
-    assert node, "Node.js is required (./dev setup uses npm)"
-    address = dev_accounts(10)[9].address
-    result = subprocess.run([node, "tests/js/multicall.cjs", devnet.node_url("sequencer-0"), address],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["timestamp"] >= sequencer_w3.eth.get_block(0)["timestamp"]
-    assert int(report["balance"]) == sequencer_w3.eth.get_balance(address)
