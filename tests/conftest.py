@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,8 +46,9 @@ def l1_w3(devnet: Devnet) -> Web3:
 
 
 @pytest.fixture(scope="session")
-def counter_artifact(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """tests/fixtures/Counter.sol compiled by the pinned forge + solc-js."""
+def fixtures_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/fixtures compiled once by the pinned forge + solc-js: `out/` and `cache/` in the returned
+    folder (forge runs given the same paths, such as forge script, reuse the build)."""
     out = tmp_path_factory.mktemp("counter")
     subprocess.run(
         [
@@ -64,7 +66,13 @@ def counter_artifact(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
         capture_output=True,
         timeout=300,
     )
-    built = json.loads((out / "out" / "Counter.sol" / "Counter.json").read_text())
+    return out
+
+
+@pytest.fixture(scope="session")
+def counter_artifact(fixtures_build: Path) -> dict[str, Any]:
+    """tests/fixtures/Counter.sol compiled by the pinned forge + solc-js."""
+    built = json.loads((fixtures_build / "out" / "Counter.sol" / "Counter.json").read_text())
     return {"abi": built["abi"], "bytecode": built["bytecode"]["object"]}
 
 

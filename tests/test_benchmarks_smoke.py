@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from devnet.network import Devnet
 from toolkit.l1.artifacts import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -55,6 +56,17 @@ def assert_figures(result: subprocess.CompletedProcess[str], labels: list[str]) 
     assert result.returncode == 0, result.stdout + result.stderr
     missing = [label for label in labels if label not in result.stdout]
     assert not missing, f"figures not printed: {missing}\n{result.stdout}"
+
+
+RPC_LABELS = ["Read RPC, requests/s", "eth_call", "eth_estimateGas", "eth_getLogs (5 blocks)", "gateway",
+              "Anvil (reference)", "node / Anvil"]
+
+
+def test_rpc_prints_requests_per_second_beside_anvil(devnet: Devnet) -> None:
+    # on the session's devnet (no devnet of its own): the smallest range and request count
+    result = run_benchmark("rpc.py", "--blocks", "5", "--requests", "1", "--node", devnet.node_url("sequencer-0"),
+                           "--gateway", devnet.gateway_url)
+    assert_figures(result, RPC_LABELS)
 
 
 def test_run_prints_startup_throughput_and_l1_cost() -> None:

@@ -1,4 +1,5 @@
-"""ethers v6 and viem (pinned in tools/package.json) against the L2 RPC, over HTTP and WebSocket."""
+"""ethers v6 and viem (pinned in tools/package.json) against the L2 RPC, over HTTP and WebSocket:
+transfers, multicall through the Multicall3 predeploy, and ethers' getSigner() with a node account."""
 
 from __future__ import annotations
 
@@ -26,3 +27,10 @@ def test_ethers_and_viem(devnet: Devnet) -> None:
     assert report["ethers"] == {**report["ethers"], "chainId": 901, "status": 1, "maxFee": True}
     assert report["viem"]["chainId"] == 901 and report["viem"]["status"] == "success"
     assert report["ethers"]["wsBlock"] > 0 and report["viem"]["wsBlock"] > 0
+    # viem multicall through the Multicall3 predeploy answers what a direct read does
+    multicall = report["viem"]["multicall"]
+    assert multicall["balance"] == multicall["direct"] and multicall["timestamp"] > 0
+    # ethers provider.getSigner(): the node's dev account sends and signs (as Anvil's do)
+    signer = accounts[2].address
+    assert report["signer"] == {**report["signer"], "address": signer, "status": 1, "from": signer,
+                                "messageSigner": signer, "typedSigner": signer}

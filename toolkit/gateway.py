@@ -37,6 +37,7 @@ from aiohttp import WSMsgType, web
 from toolkit.bounded_json import MAX_JSON_DEPTH, json_depth_exceeds
 from toolkit.l1.client import L1Client
 from toolkit.modes import mode_named
+from toolkit.rpc.cors import cors_middleware
 from toolkit.rpc.errors import INVALID_REQUEST, PARSE_ERROR
 
 log = logging.getLogger("toolkit.gateway")
@@ -47,6 +48,7 @@ POLL_SECONDS = 0.25
 RESEND_AFTER = 3.0
 KEEP_SECONDS = 600.0
 WRITE_METHOD = "eth_sendRawTransaction"
+WRITE_METHODS = {WRITE_METHOD, "eth_sendTransaction"}  # eth_sendTransaction: a dev account signs on the node
 
 
 class GatewayRequestError(Exception):
@@ -71,7 +73,7 @@ class RpcBody:
     @property
     def writes(self) -> bool:
         """True if the body (or any request of the batch) sends a transaction."""
-        return any(isinstance(r, dict) and r.get("method") == WRITE_METHOD for r in self.requests)
+        return any(isinstance(r, dict) and r.get("method") in WRITE_METHODS for r in self.requests)
 
     @property
     def request_id(self) -> Any:
@@ -314,7 +316,7 @@ class WsRelay:
             while not self.client.closed:
                 assert self.backend is not None
                 message = await self.backend.receive()
-                if message.type == WSMsgType.TEXT:
+                if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     await self._to_client(json.loads(message.data))
                 elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR, WSMsgType.CLOSING):
                     log.info("backend WebSocket lost; reconnecting the client's subscriptions elsewhere")
@@ -334,10 +336,10 @@ class WsRelay:
 
     async def _from_client(self) -> None:
         async for message in self.client:
-            if message.type != WSMsgType.TEXT or self.backend is None:
+            if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY) or self.backend is None:
                 continue
             try:
-                request = json.loads(message.data)
+                request = json.loads(message.data)  # web3.py's WebSocketProvider sends binary frames
             except ValueError:
                 await self.client.send_json({"jsonrpc": "2.0", "id": None,
                                              "error": {"code": -32700, "message": "parse error"}})
@@ -355,7 +357,10 @@ class WsRelay:
             except (ConnectionError, RuntimeError):
                 await asyncio.sleep(POLL_SECONDS)  # the receive loop reconnects; the client may retry
 
-    async def _to_client(self, message: dict[str, Any]) -> None:
+    async def _to_client(self, message: Any) -> None:
+        if not isinstance(message, dict):  # a batch's replies: passed through as they are
+            await self.client.send_json(message)
+            return
         if message.get("method") == "eth_subscription":
             backend_id = message["params"]["subscription"]
             client_id = self.backend_to_client.get(backend_id, backend_id)
@@ -383,7 +388,7 @@ class WsRelay:
 async def serve(config: GatewayConfig) -> None:
     gateway = Gateway(config)
     gateway.session = aiohttp.ClientSession(timeout=TIMEOUT)
-    app = web.Application(client_max_size=5 * 1024 * 1024)
+    app = web.Application(client_max_size=5 * 1024 * 1024, middlewares=[cors_middleware])
     app.router.add_route("*", "/", gateway.handle_http)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -18,13 +18,16 @@ from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import Chain
 from eth.db.atomic import AtomicDB
 from eth.vm.forks import PragueVM
-from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError, keccak, to_canonical_address
 
+from toolkit.l2.calls import CallRefused, CallRequest, CallReverted, StateOverrides, estimate, run_call
 from toolkit.l2.chain_config import L2ChainConfig
+from toolkit.l2.predeploys import genesis_accounts
 from toolkit.l2.transactions import InvalidTransaction, decode_raw_transaction
 
 log = logging.getLogger(__name__)
+
+__all__ = ["BlockAttributes", "BlockExecutionError", "CallRefused", "CallReverted", "L2Executor"]
 
 
 @dataclass(frozen=True)
@@ -80,14 +83,6 @@ class BlockExecutionError(Exception):
     """A block could not be executed as given (strict mode): an invalid transaction or attributes."""
 
 
-class CallReverted(Exception):
-    """An eth_call/estimateGas reverted; `data` is the revert output."""
-
-    def __init__(self, message: str, data: bytes) -> None:
-        super().__init__(message)
-        self.data = data
-
-
 @dataclass
 class _Indexes:
     hash_by_number: list[bytes] = field(default_factory=list)
@@ -124,7 +119,7 @@ class L2Executor:
                 "code": bytes.fromhex(account.code.removeprefix("0x")),
                 "storage": dict(account.storage),
             }
-            for account in config.alloc
+            for account in genesis_accounts(config.alloc)
         }
         self.chain = chain_class.from_genesis(AtomicDB(), genesis_params, genesis_state)
         genesis = self.chain.get_canonical_head()
@@ -306,61 +301,14 @@ class L2Executor:
     def storage(self, address: str, slot: int, header: BlockHeaderAPI) -> int:
         return self._state(header).get_storage(to_canonical_address(address), slot)
 
-    def _spoof(self, call: dict[str, Any], header: BlockHeaderAPI, gas: int) -> SpoofTransaction:
-        sender = to_canonical_address(call.get("from") or constants.ZERO_ADDRESS)
-        to = to_canonical_address(call["to"]) if call.get("to") else constants.CREATE_CONTRACT_ADDRESS
-        vm = self.chain.get_vm(header)
-        unsigned = vm.create_unsigned_transaction(
-            nonce=vm.state.get_nonce(sender),
-            gas_price=0,
-            gas=gas,
-            to=to,
-            value=int(call.get("value", 0)),
-            data=call.get("data", b""),
-        )
-        return SpoofTransaction(unsigned, from_=sender)
+    def call(
+        self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverrides | None = None
+    ) -> bytes:
+        """Run a message call on the state after `header`; raises CallReverted / CallRefused."""
+        return run_call(self.chain.get_vm(header), request, overrides or {}, header.gas_limit)
 
-    def call(self, call: dict[str, Any], header: BlockHeaderAPI) -> bytes:
-        """Run a message call on the state after `header`; raises CallReverted on failure."""
-        gas = int(call.get("gas") or header.gas_limit)
-        tx = self._spoof(call, header, gas)
-        with self.chain.get_vm(header).in_costless_state() as state:
-            computation = state.costless_execute_transaction(tx)
-        if computation.is_error:
-            raise _reverted(computation)
-        return bytes(computation.output)
-
-    def estimate_gas(self, call: dict[str, Any], header: BlockHeaderAPI) -> int:
-        """Smallest gas limit that runs the call without error (binary search, as geth)."""
-        tx = self._spoof(call, header, header.gas_limit)
-        with self.chain.get_vm(header).in_costless_state() as state:
-
-            def fails(gas: int) -> Any:
-                snapshot = state.snapshot()
-                try:
-                    computation = state.apply_transaction(SpoofTransaction(tx, gas=gas, gas_price=0))
-                    return computation if computation.is_error else None
-                finally:
-                    state.revert(snapshot)
-
-            failure = fails(header.gas_limit)
-            if failure is not None:
-                raise _reverted(failure)
-            low, high = tx.intrinsic_gas - 1, header.gas_limit
-            if fails(tx.intrinsic_gas) is None:
-                return tx.intrinsic_gas
-            low = tx.intrinsic_gas
-            while high - low > 1:
-                middle = (low + high) // 2
-                if fails(middle) is None:
-                    high = middle
-                else:
-                    low = middle
-            return high
-
-
-def _reverted(computation: Any) -> CallReverted:
-    error = computation.error
-    output = bytes(computation.output) if computation.is_error and computation.output else b""
-    message = "execution reverted" if output or "Revert" in type(error).__name__ else str(error) or type(error).__name__
-    return CallReverted(message, output)
+    def estimate_gas(
+        self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverrides | None = None
+    ) -> int:
+        """Smallest gas limit that runs the call without error (geth's rules, see toolkit/l2/calls.py)."""
+        return estimate(self.chain.get_vm(header), request, overrides or {}, header.gas_limit)

@@ -9,7 +9,11 @@ from aiohttp import web
 
 from toolkit.node.gossip import GossipRejected
 from toolkit.node.node import L2Node
+from toolkit.rpc.cors import cors_middleware
+from toolkit.rpc.debug_api import DebugApi
+from toolkit.rpc.dev_signer import DevSigner
 from toolkit.rpc.eth_api import EthApi
+from toolkit.rpc.inspect_api import InspectApi
 from toolkit.rpc.rollup_api import RollupApi
 from toolkit.rpc.server import MAX_BODY_BYTES, JsonRpcServer
 from toolkit.rpc.subscriptions import subscription_factory
@@ -23,9 +27,10 @@ log = logging.getLogger(__name__)
 def build_app(node: L2Node) -> web.Application:
     eth = EthApi(node)
     node.on_pending_transaction.append(eth.filters.note_pending)
-    methods = {**eth.methods(), **RollupApi(node, node.mode.name, eth._header_or_none).methods()}
+    methods = {**eth.methods(), **DevSigner(eth).methods(), **InspectApi(eth).methods(), **DebugApi(eth).methods(),
+               **RollupApi(node, node.mode.name, eth._header_or_none).methods()}
     rpc = JsonRpcServer(methods, subscription_factory(node.events, eth.logs_of_block))
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[cors_middleware])
     rpc.add_routes(app)
 
     async def health(request: web.Request) -> web.Response:

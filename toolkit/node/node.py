@@ -80,6 +80,12 @@ class L2Node:
     def pending_transaction(self, tx_hash: bytes) -> SignedTransactionAPI | None:
         return self.role.pending_transaction(tx_hash) if self.role is not None else None
 
+    def pool_content(self) -> dict[str, list[SignedTransactionAPI]]:
+        """The mempool by sender (empty on a node that does not sequence)."""
+        if self.role is None:
+            return {}
+        return {sender: [entry.tx for entry in entries] for sender, entries in self.role.pool.content().items()}
+
     # ----- rollup_ and devnet_ methods -----
     def sequencer_info(self) -> dict[str, Any]:
         return self.follower.leadership.sequencer_info()

@@ -8,10 +8,17 @@ from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_utils import keccak
 
-from toolkit.l2.executor import CallReverted, L2Executor
+from toolkit.l2.executor import CallRefused, CallReverted, L2Executor
 from toolkit.l2.transactions import InvalidTransaction
 from toolkit.rpc import params as p
-from toolkit.rpc.errors import EXECUTION_REVERTED, LIMIT_EXCEEDED, SERVER_ERROR, RpcError, invalid_params
+from toolkit.rpc.errors import (
+    EXECUTION_REVERTED,
+    INVALID_PARAMS,
+    LIMIT_EXCEEDED,
+    SERVER_ERROR,
+    RpcError,
+    invalid_params,
+)
 from toolkit.rpc.events import ChainEvents
 from toolkit.rpc.filters import FilterManager
 from toolkit.rpc.formatters import data, format_block, format_logs, format_receipt, format_transaction, qty
@@ -58,7 +65,6 @@ class EthApi:
             "net_peerCount": self.net_peerCount,
             "eth_chainId": self.eth_chainId,
             "eth_syncing": self.eth_syncing,
-            "eth_accounts": self.eth_accounts,
             "eth_blockNumber": self.eth_blockNumber,
             "eth_getBalance": self.eth_getBalance,
             "eth_getTransactionCount": self.eth_getTransactionCount,
@@ -145,9 +151,6 @@ class EthApi:
     async def eth_syncing(self, params: list[Any]) -> bool:
         return False
 
-    async def eth_accounts(self, params: list[Any]) -> list[str]:
-        return []
-
     async def eth_blockNumber(self, params: list[Any]) -> str:
         return qty(self.executor.head_number)
 
@@ -178,24 +181,30 @@ class EthApi:
         return f"0x{self.executor.storage(account, slot, header):064x}"
 
     async def eth_call(self, params: list[Any]) -> str:
-        p.expect_count(params, 3)
-        if len(params) > 2 and params[2]:
-            raise invalid_params("state overrides are not supported")
+        p.expect_count(params, 4)
         call = p.call_object(p.arg(params, 0, "transaction"))
         header = self.resolve_header(p.arg(params, 1, "block", "latest"))
+        overrides = p.state_overrides(p.arg(params, 2, "stateOverrides", None))
+        if p.arg(params, 3, "blockOverrides", None) is not None:
+            raise invalid_params("block overrides are not supported")
         try:
-            return data(self.executor.call(call, header))
+            return data(self.executor.call(call, header, overrides))
         except CallReverted as exc:
             raise _revert_error(exc) from exc
+        except CallRefused as exc:
+            raise RpcError(SERVER_ERROR, str(exc)) from exc
 
     async def eth_estimateGas(self, params: list[Any]) -> str:
         p.expect_count(params, 3)
         call = p.call_object(p.arg(params, 0, "transaction"))
         header = self.resolve_header(p.arg(params, 1, "block", "latest"))
+        overrides = p.state_overrides(p.arg(params, 2, "stateOverrides", None))
         try:
-            return qty(self.executor.estimate_gas(call, header))
+            return qty(self.executor.estimate_gas(call, header, overrides))
         except CallReverted as exc:
             raise _revert_error(exc) from exc
+        except CallRefused as exc:
+            raise RpcError(SERVER_ERROR, str(exc)) from exc
 
     # ----- fees -----
     def _next_base_fee(self) -> int:
@@ -368,7 +377,12 @@ class EthApi:
             log_index += len(receipt.logs)
         return matched
 
-    def _log_range(self, spec: dict[str, Any]) -> tuple[int, int]:
+    def _log_range(self, spec: dict[str, Any], *, strict: bool = False) -> tuple[int, int]:
+        """The block range of a log filter; empty (first > last) when it starts past the head.
+
+        `strict` (eth_getLogs) answers as geth: a range reaching past the head is an error, never
+        the head's logs again (a client polling from its last block + 1 would see them twice).
+        """
         if spec.get("blockHash") is not None:
             if spec.get("fromBlock") is not None or spec.get("toBlock") is not None:
                 raise invalid_params("cannot specify both blockHash and fromBlock/toBlock")
@@ -376,10 +390,19 @@ class EthApi:
             if header is None:
                 raise RpcError(SERVER_ERROR, "unknown block")
             return header.block_number, header.block_number
-        first = min(self._tag_number(spec.get("fromBlock", "latest")), self.executor.head_number)
-        last = min(self._tag_number(spec.get("toBlock", "latest")), self.executor.head_number)
+        from_tag, to_tag = spec.get("fromBlock", "latest"), spec.get("toBlock", "latest")
+        first, last = self._tag_number(from_tag), self._tag_number(to_tag)
+        head = self.executor.head_number
+        if _explicit(from_tag) and _explicit(to_tag) and first > last:
+            raise RpcError(SERVER_ERROR, "invalid block range params")
+        if strict:
+            if last > head:
+                raise RpcError(INVALID_PARAMS, "block range extends beyond current head block")
+            if first > last:
+                raise RpcError(INVALID_PARAMS, "invalid block range params")
+        last = min(last, head)
         if first > last:
-            raise invalid_params("fromBlock is after toBlock")
+            return first, last  # nothing yet
         if last - first + 1 > MAX_LOG_RANGE:
             raise RpcError(LIMIT_EXCEEDED, f"query exceeds the limit of {MAX_LOG_RANGE} blocks")
         return first, last
@@ -388,7 +411,7 @@ class EthApi:
         spec = p.arg(params, 0, "filter")
         if not isinstance(spec, dict):
             raise invalid_params("filter object expected")
-        first, last = self._log_range(spec)
+        first, last = self._log_range(spec, strict=True)
         return self.logs_in_range(first, last, LogCriteria.parse(spec))
 
     async def eth_newFilter(self, params: list[Any]) -> str:
@@ -415,6 +438,11 @@ class EthApi:
 
     async def eth_uninstallFilter(self, params: list[Any]) -> bool:
         return self.filters.uninstall(p.arg(params, 0, "filterId"))
+
+
+def _explicit(tag: Any) -> bool:
+    """A block number (not a tag) in a filter."""
+    return isinstance(tag, int) or (isinstance(tag, str) and tag.startswith("0x"))
 
 
 def _is_word(value: Any) -> bool:

@@ -82,6 +82,7 @@ def format_transaction(
         "nonce": qty(tx.nonce),
         "blockHash": data(header.hash) if header is not None else None,
         "blockNumber": qty(header.block_number) if header is not None else None,
+        "blockTimestamp": qty(header.timestamp) if header is not None else None,
         "transactionIndex": qty(index) if index is not None else None,
         "from": to_checksum_address(tx.sender),
         "to": to_checksum_address(tx.to) if tx.to else None,
