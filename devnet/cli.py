@@ -272,6 +272,7 @@ def collect_status(state: dict[str, Any], chain_id: int | None = None) -> dict[s
                     batches_skipped=sync["batchesSkipped"],
                     sequencer=sequencer["sequencer"],
                     epoch=sequencer["epoch"],
+                    stalled=sync.get("stalled", []),
                 )
                 if "sequencing" in sync:
                     entry["batches_posted"] = sync["sequencing"]["batchesPosted"]
@@ -316,6 +317,10 @@ def _print_status(report: dict[str, Any]) -> None:
                 str(node.get("finalized", "-")), batches, str(node.get("sequencer", "-")),
             )
         console.print(table)
+        for node in chain["nodes"]:
+            for stall in node.get("stalled") or []:
+                console.print(f"[red]{node['name']} cannot progress[/] ({stall['loop']} loop, "
+                              f"{stall['failures']} failures): {stall['error']}")
     if report.get("schedule"):
         table = Table(title="epoch schedule (future leaders as the current set predicts)")
         for column in ("epoch", "starts at L1 block", "leader"):

@@ -25,6 +25,7 @@ from toolkit.node.block_signatures import BlockSignatures
 from toolkit.node.chain_state import ChainState
 from toolkit.node.config import NodeConfig
 from toolkit.node.gossip import GossipReceiver
+from toolkit.node.stalls import Stalls
 from toolkit.rpc.errors import SERVER_ERROR, RpcError
 from toolkit.rpc.events import ChainEvents
 from toolkit.sequencer.leadership import Leadership
@@ -63,6 +64,7 @@ class ChainFollower:
                                          self.address)
             self.receiver.on_seen.append(self.watchtower.observe)
         self.l1_head: L1Block | None = None
+        self.stalls = Stalls()  # why a loop cannot progress (rollup_syncStatus.stalled)
         self.ready = asyncio.Event()
         self.after_l1_step: list[Callable[[], None]] = []
         self.on_caught_up: list[Callable[[], None]] = []
@@ -100,9 +102,11 @@ class ChainFollower:
                     self.ready.set()
                     log.info("node %s caught up with L1 at block %d (chain %d)", self.config.name,
                              self.l1_head.number, self.chain_id)
+                self.stalls.progressed("l1")
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # L1 down or a bug: keep serving, retry
+            except Exception as exc:  # L1 down or a bug: keep serving, retry, and say why in syncStatus
+                self.stalls.failed("l1", exc)
                 log.warning("L1 loop (chain %d): %s", self.chain_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
                 more = False
             if not more:
@@ -174,4 +178,5 @@ class ChainFollower:
             "reorgs": self.state.reorg_count,
             "watchtower": self.watchtower.evidence[-20:] if self.watchtower is not None else None,
             "ready": self.ready.is_set(),
+            "stalled": self.stalls.to_json(),
         }
