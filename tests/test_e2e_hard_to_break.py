@@ -3,8 +3,13 @@ session's real devnet: Anvil, the Inbox, sequencer, verifier and gateway process
 
 from __future__ import annotations
 
+import asyncio
+import json
+import urllib.error
+import urllib.request
 from typing import Any
 
+import websockets
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
@@ -64,3 +69,60 @@ def test_poison_init_code_through_the_pool_and_force_inclusion_never_halts_the_c
     assert int(receipt["status"], 16) == 1 and int(receipt["blockNumber"], 16) > number
     for url in (sequencer, verifier):
         assert rpc(url, "rollup_syncStatus")["result"]["stalled"] == []
+
+
+def post(url: str, body: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+NESTED = b"[" * 200_000 + b"]" * 200_000  # a 400 KB body that used to overflow the C stack (segfault)
+HUGE = b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":["' + b"a" * (10 * 1024 * 1024) + b'"]}'
+
+
+def test_no_body_kills_a_process_and_every_error_is_json(devnet: Devnet) -> None:
+    nodes = [devnet.node_url("sequencer-0"), devnet.node_url("verifier-0")]
+    ports = [devnet.gateway_url + "/", *(node + path for node in nodes
+                                         for path in ("/", "/p2p/block", "/p2p/attest", "/p2p/handoff"))]
+    for url in ports:
+        for body in (NESTED, b"{" * 200_000, HUGE):
+            status, reply = post(url, body)
+            assert isinstance(reply, dict) and status in (200, 400, 404, 413, 503), (url, status, reply)
+            if url.endswith("/"):  # JSON-RPC ports answer JSON-RPC errors
+                assert reply["error"]["code"] in (-32600, -32700, -32005), (url, reply)
+    for url in [devnet.gateway_url, *nodes]:  # everyone is alive and still serving
+        assert rpc(url, "eth_chainId")["result"] == "0x385"
+    # ids must be echoable JSON: NaN is not JSON, refused instead of echoed
+    status, reply = post(nodes[0], b'{"jsonrpc":"2.0","id":NaN,"method":"eth_chainId","params":[]}')
+    assert reply == {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error: body is not valid JSON"}}
+    status, reply = post(nodes[0], b'{"jsonrpc":"2.0","id":[1],"method":"eth_chainId","params":[]}')
+    assert reply["id"] is None and reply["error"]["code"] == -32600
+    status, reply = post(nodes[0], json.dumps([{"jsonrpc": "2.0", "id": i, "method": "eth_chainId"}
+                                               for i in range(1001)]).encode())
+    assert reply["error"] == {"code": -32005, "message": "batch too large: 1001 requests, limit 1000"}
+    status, reply = post(devnet.gateway_url, b"[" * 10_000)
+    assert reply["error"]["code"] == -32600
+
+
+def test_gateway_websocket_keeps_answering_after_malformed_messages(devnet: Devnet) -> None:
+    async def scenario() -> list[Any]:
+        async with websockets.connect(devnet.gateway_url.replace("http", "ws"), max_size=None) as socket:
+            answers = []
+            for message in ('{"jsonrpc":"2.0","id":1,"method":"eth_unsubscribe","params":{"a":1}}',
+                            '{"jsonrpc":"2.0","id":2,"method":"eth_unsubscribe","params":[[1]]}',
+                            '{"jsonrpc":"2.0","id":3,"method":"eth_unsubscribe"}',
+                            "[" * 100_000, "not json", '[{"jsonrpc":"2.0","id":4,"method":"eth_chainId"}]',
+                            '{"jsonrpc":"2.0","id":5,"method":"eth_chainId"}'):
+                await socket.send(message)
+                answers.append(json.loads(await asyncio.wait_for(socket.recv(), 30)))
+            return answers
+
+    answers = asyncio.run(scenario())
+    assert [a.get("error", {}).get("code") for a in answers[:3]] == [-32602] * 3
+    assert [a["error"]["code"] for a in answers[3:5]] == [-32600, -32700]
+    assert answers[5] == [{"jsonrpc": "2.0", "id": 4, "result": "0x385"}]
+    assert answers[6] == {"jsonrpc": "2.0", "id": 5, "result": "0x385"}

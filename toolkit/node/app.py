@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
 
+from toolkit.bounded_json import loads_bounded
 from toolkit.node.gossip import GossipRejected
 from toolkit.node.node import L2Node
 from toolkit.rpc.eth_api import EthApi
+from toolkit.rpc.http_errors import json_errors
 from toolkit.rpc.rollup_api import RollupApi
 from toolkit.rpc.server import MAX_BODY_BYTES, JsonRpcServer
 from toolkit.rpc.subscriptions import subscription_factory
@@ -25,7 +26,7 @@ def build_app(node: L2Node) -> web.Application:
     node.on_pending_transaction.append(eth.filters.note_pending)
     methods = {**eth.methods(), **RollupApi(node, node.mode.name, eth._header_or_none).methods()}
     rpc = JsonRpcServer(methods, subscription_factory(node.events, eth.logs_of_block))
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors])
     rpc.add_routes(app)
 
     async def health(request: web.Request) -> web.Response:
@@ -33,9 +34,9 @@ def build_app(node: L2Node) -> web.Application:
 
     async def receive_block(request: web.Request) -> web.Response:
         try:
-            message = await request.json()
+            message = loads_bounded(await request.read())
             outcome = await node.receiver.receive(message)
-        except (GossipRejected, json.JSONDecodeError) as exc:
+        except (GossipRejected, ValueError) as exc:
             return web.json_response({"accepted": False, "reason": str(exc)}, status=400)
         return web.json_response({"accepted": True, "outcome": outcome})
 
@@ -55,7 +56,7 @@ def build_app(node: L2Node) -> web.Application:
         if node.config.private_key is None:
             return web.json_response({"reason": "this node holds no key"}, status=400)
         try:
-            body = await request.json()
+            body = loads_bounded(await request.read())
             chain_id, first, last = int(body["chainId"]), int(body["first"]), int(body["last"])
             forced_end, data = int(body["forcedEnd"]), bytes.fromhex(body["data"][2:])
             if chain_id != node.chain_id:
