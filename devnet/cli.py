@@ -486,8 +486,11 @@ def censor(ctx: click.Context, addresses: tuple[str, ...], off: bool, chain_id: 
     for node in chain["nodes"]:
         if node["role"] != "sequencer":
             continue
+        if not node.get("admin"):
+            raise click.ClickException(f"{node['name']}: test controls are off on this devnet "
+                                       "([nodes] test_controls = false)")
         try:
-            now = rpc_call(node["rpc"], "devnet_setCensored", [[] if off else list(addresses)])
+            now = rpc_call(node["admin"], "devnet_setCensored", [[] if off else list(addresses)])
         except Exception as exc:
             raise click.ClickException(f"{node['name']}: {exc}") from exc
         console.print(f"{node['name']} censors: {', '.join(now) if now else 'nobody'}")

@@ -25,7 +25,7 @@ from toolkit.accounts import DevAccount, _derive, dev_accounts
 from toolkit.gateway import GatewayConfig
 from toolkit.l1.artifacts import find_foundry_tool
 from toolkit.l2.chain_config import GenesisAccount, L2ChainConfig
-from toolkit.node.config import NodeConfig
+from toolkit.node.config import ADMIN_PATH, NodeConfig
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,7 @@ class Devnet:
                 "batch_compression": self.config.batcher.compression,
                 "mode": self.config.mode,
                 "watchtower": self.config.nodes.watchtower,
+                "test_controls": self.config.nodes.test_controls,
                 "validator_urls": validator_urls,
                 "sequencer_url": urls["sequencer-0"],
             }
@@ -250,6 +251,12 @@ class Devnet:
         if node_config is None:
             raise DevnetError(f"node {name} serves no chain {chain_id}; chains: {self.chain_ids}")
         return f"http://{node_config.host}:{node_config.port}"
+
+    def admin_url(self, name: str, chain_id: int | None = None) -> str:
+        """Node `name`'s test-control endpoint (devnet_* methods), when the devnet enables them."""
+        if not self.config.nodes.test_controls:
+            raise DevnetError("test controls are off on this devnet ([nodes] test_controls = false)")
+        return self.node_url(name, chain_id) + ADMIN_PATH
 
     def start_node(self, name: str) -> None:
         config_path = self.state_dir / "nodes" / f"{name}.json"
@@ -301,6 +308,7 @@ class Devnet:
                 "reporter": Account.from_key(node_config.reporter_key).address if node_config.reporter_key else None,
                 "rpc": url,
                 "ws": url.replace("http://", "ws://"),
+                "admin": url + ADMIN_PATH if node_config.test_controls else None,
                 "pid": self.processes[name].pid,
                 "log": str(self.processes[name].log_path),
                 "config": str(self.state_dir / "nodes" / f"{name}.json"),

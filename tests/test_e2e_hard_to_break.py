@@ -126,3 +126,15 @@ def test_gateway_websocket_keeps_answering_after_malformed_messages(devnet: Devn
     assert [a["error"]["code"] for a in answers[3:5]] == [-32600, -32700]
     assert answers[5] == [{"jsonrpc": "2.0", "id": 4, "result": "0x385"}]
     assert answers[6] == {"jsonrpc": "2.0", "id": 5, "result": "0x385"}
+
+
+def test_test_controls_only_on_the_nodes_own_admin_endpoint(devnet: Devnet) -> None:
+    sequencer = devnet.node_url("sequencer-0")
+    for url in (devnet.gateway_url, sequencer):
+        for method, params in (("devnet_equivocate", []), ("devnet_setCensored", [[USER.address]]),
+                               ("devnet_setIgnoreForced", [True])):
+            assert rpc(url, method, *params)["error"]["code"] == -32601, (url, method)
+    admin = devnet.admin_url("sequencer-0")
+    assert admin == devnet.state["chains"][0]["nodes"][0]["admin"]
+    assert rpc(admin, "devnet_setCensored", [])["result"] == []
+    assert rpc(admin, "eth_chainId")["error"]["code"] == -32601  # the admin endpoint serves controls only

@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from toolkit.bounded_json import loads_bounded
+from toolkit.node.config import ADMIN_PATH
 from toolkit.node.gossip import GossipRejected
 from toolkit.node.node import L2Node
 from toolkit.rpc.eth_api import EthApi
@@ -24,10 +25,13 @@ log = logging.getLogger(__name__)
 def build_app(node: L2Node) -> web.Application:
     eth = EthApi(node)
     node.on_pending_transaction.append(eth.filters.note_pending)
-    methods = {**eth.methods(), **RollupApi(node, node.mode.name, eth._header_or_none).methods()}
+    rollup = RollupApi(node, node.mode.name, eth._header_or_none)
+    methods = {**eth.methods(), **rollup.methods()}
     rpc = JsonRpcServer(methods, subscription_factory(node.events, eth.logs_of_block))
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors])
     rpc.add_routes(app)
+    if node.config.test_controls:  # never on "/", so never reachable through the gateway
+        JsonRpcServer(rollup.admin_methods()).add_routes(app, ADMIN_PATH)
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "ready": node.ready.is_set(), "name": node.config.name})

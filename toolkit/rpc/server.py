@@ -53,9 +53,9 @@ class JsonRpcServer:
         self.subscriptions = subscriptions
         self._subscription_ids = itertools.count(1)
 
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/", self._handle_http)
-        app.router.add_get("/", self._handle_ws)
+    def add_routes(self, app: web.Application, path: str = "/") -> None:
+        app.router.add_post(path, self._handle_http)
+        app.router.add_get(path, self._handle_ws)
 
     # ----- transports -----
     async def _handle_http(self, request: web.Request) -> web.Response:
