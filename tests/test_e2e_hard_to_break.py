@@ -11,11 +11,13 @@ from typing import Any
 
 import websockets
 from eth_account import Account
+from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 from devnet.network import Devnet
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
+from toolkit.l1.artifacts import load_artifact
 from toolkit.l2.transactions import MAX_INITCODE_SIZE
 from toolkit.testing import wait_for
 
@@ -138,3 +140,38 @@ def test_test_controls_only_on_the_nodes_own_admin_endpoint(devnet: Devnet) -> N
     assert admin == devnet.state["chains"][0]["nodes"][0]["admin"]
     assert rpc(admin, "devnet_setCensored", [])["result"] == []
     assert rpc(admin, "eth_chainId")["error"]["code"] == -32601  # the admin endpoint serves controls only
+
+
+def test_400_forced_entries_over_the_block_gas_limit_all_land_once(devnet: Devnet) -> None:
+    state, verifier = devnet.state, devnet.node_url("verifier-0")
+    l1 = Web3(HTTPProvider(state["l1"]["rpc"], request_kwargs={"timeout": 30}))
+    inbox = l1.eth.contract(address=state["contracts"]["Inbox"], abi=load_artifact("Inbox")["abi"])
+    fee = inbox.functions.forcedInclusionFee().call()
+    l2_nonce = Web3(HTTPProvider(devnet.gateway_url)).eth.get_transaction_count(USER.address, "pending")
+    # 80M gas in all, over the 30M block limit even per L1 block (Anvil mines ~250 of these calls in one)
+    raws = [signed(l2_nonce + n, gas=200_000) for n in range(400)]
+    gas = inbox.functions.forceInclude(901, raws[0]).estimate_gas({"from": USER.address, "value": fee}) * 3 // 2
+    l1_nonce, batch = l1.eth.get_transaction_count(USER.address, "pending"), []
+    for n, raw in enumerate(raws):  # one JSON-RPC batch to Anvil (which holds the dev keys) makes the 400 calls
+        tx = {"from": USER.address, "nonce": hex(l1_nonce + n), "to": inbox.address, "value": hex(fee), "gas": hex(gas),
+              "data": inbox.encode_abi("forceInclude", args=[901, raw])}
+        batch.append({"jsonrpc": "2.0", "id": n, "method": "eth_sendTransaction", "params": [tx]})
+    status, replies = post(state["l1"]["rpc"], json.dumps(batch).encode())
+    assert status == 200 and all("result" in reply for reply in replies), [r for r in replies if "error" in r][:3]
+    hashes = {"0x" + keccak(raw).hex() for raw in raws}
+
+    def landed() -> list[dict[str, Any]] | None:
+        entries = [e for e in rpc(verifier, "rollup_forcedQueue")["result"] if e["txHash"] in hashes]
+        done = len(entries) == 400 and all(e["status"] == "included" and e["safe"] for e in entries)
+        return entries if done else None
+
+    entries = wait_for(landed, timeout=180, what="400 forced entries included in safe blocks")
+    blocks = sorted({e["l2Block"] for e in entries})
+    assert len(blocks) >= 3  # the gas budget spread them over blocks
+    for number in blocks:
+        block = rpc(verifier, "eth_getBlockByNumber", hex(number), False)["result"]
+        assert int(block["gasUsed"], 16) <= int(block["gasLimit"], 16)
+    # each once: the sender's nonce moved by exactly 400 and every hash has one receipt
+    assert Web3(HTTPProvider(verifier)).eth.get_transaction_count(USER.address) == l2_nonce + 400
+    sample = rpc(verifier, "eth_getTransactionReceipt", "0x" + keccak(raws[-1]).hex())["result"]
+    assert sample is not None and int(sample["status"], 16) == 1
