@@ -256,9 +256,15 @@ def collect_status(state: dict[str, Any], chain_id: int | None = None) -> dict[s
     if mode_named(state["mode"]).rotates and report["l1"].get("healthy"):
         report["schedule"] = _schedule(state, report["l1"]["head"], chains[0]["chain_id"])
     for chain in chains:
-        chain_report: dict[str, Any] = {"chain_id": chain["chain_id"], "rpc": chain["rpc"], "nodes": []}
+        gateway = chain.get("gateway", {})
+        chain_report: dict[str, Any] = {
+            "chain_id": chain["chain_id"], "rpc": chain["rpc"], "nodes": [],
+            "gateway": {"pid": gateway.get("pid"), "restarts": gateway.get("restarts", 0),
+                        "process_alive": bool(gateway.get("pid")) and pid_alive(int(gateway["pid"]))},
+        }
         for node in chain["nodes"]:
-            entry: dict[str, Any] = {"name": node["name"], "role": node["role"], "rpc": node["rpc"], "pid": node["pid"]}
+            entry: dict[str, Any] = {"name": node["name"], "role": node["role"], "rpc": node["rpc"], "pid": node["pid"],
+                                     "restarts": node.get("restarts", 0)}
             entry["process_alive"] = bool(node.get("pid")) and pid_alive(int(node["pid"]))
             try:
                 sync = rpc_call(node["rpc"], "rollup_syncStatus", timeout=2)
@@ -270,6 +276,7 @@ def collect_status(state: dict[str, Any], chain_id: int | None = None) -> dict[s
                     finalized=sync["finalizedL2"]["number"],
                     batches_derived=sync["batchesDerived"],
                     batches_skipped=sync["batchesSkipped"],
+                    ready=sync.get("ready"),
                     sequencer=sequencer["sequencer"],
                     epoch=sequencer["epoch"],
                     stalled=sync.get("stalled", []),
@@ -304,19 +311,24 @@ def _print_status(report: dict[str, Any]) -> None:
     console.print(f"mode [bold]{report['mode']}[/]  L1 {l1['rpc']}  {l1_text}")
     for chain in report["chains"]:
         table = Table(title=f"L2 chain {chain['chain_id']}  ({chain['rpc']})")
-        for column in ("node", "role", "health", "unsafe", "safe", "finalized", "batches", "sequencer"):
+        for column in ("node", "role", "health", "unsafe", "safe", "finalized", "batches", "sequencer", "restarts"):
             table.add_column(column)
         for node in chain["nodes"]:
             health = "[green]ok[/]" if node.get("healthy") else ("[red]down[/]" if not node["process_alive"] else "[yellow]no rpc[/]")
+            if node.get("healthy") and node.get("ready") is False:
+                health = "[yellow]not ready[/]"
             batches = (
                 f"{node.get('batches_posted', '-')} posted / {node.get('batches_derived', '-')} derived"
                 if node.get("healthy") else "-"
             )
             table.add_row(
                 node["name"], node["role"], health, str(node.get("unsafe", "-")), str(node.get("safe", "-")),
-                str(node.get("finalized", "-")), batches, str(node.get("sequencer", "-")),
+                str(node.get("finalized", "-")), batches, str(node.get("sequencer", "-")), str(node.get("restarts", 0)),
             )
         console.print(table)
+        gateway = chain.get("gateway", {})
+        alive = "[green]running[/]" if gateway.get("process_alive") else "[red]down[/]"
+        console.print(f"gateway {alive}, restarted {gateway.get('restarts', 0)} times after a crash")
         for node in chain["nodes"]:
             for stall in node.get("stalled") or []:
                 console.print(f"[red]{node['name']} cannot progress[/] ({stall['loop']} loop, "

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -175,3 +179,39 @@ def test_400_forced_entries_over_the_block_gas_limit_all_land_once(devnet: Devne
     assert Web3(HTTPProvider(verifier)).eth.get_transaction_count(USER.address) == l2_nonce + 400
     sample = rpc(verifier, "eth_getTransactionReceipt", "0x" + keccak(raws[-1]).hex())["result"]
     assert sample is not None and int(sample["status"], 16) == 1
+
+
+def test_supervisor_restarts_a_crashed_gateway_at_once(devnet: Devnet) -> None:
+    gateway = devnet.processes["gateway"]
+    failures: list[float] = []
+    stop = threading.Event()
+
+    def client() -> None:  # a client polling the one stable URL, timing how long it sees failures
+        while not stop.is_set():
+            try:
+                post(devnet.gateway_url, b'{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}')
+            except OSError:
+                failures.append(time.monotonic())
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        os.kill(gateway.pid, signal.SIGKILL)  # a crash, not `stop`: the supervisor must bring it back
+        restarted = wait_for(lambda: devnet.processes["gateway"] is not gateway and devnet.processes["gateway"],
+                             timeout=60, what="the supervisor to restart the gateway")
+        def answers() -> bool:
+            try:
+                return "result" in rpc(devnet.gateway_url, "eth_blockNumber")
+            except OSError:  # not listening yet
+                return False
+
+        wait_for(answers, timeout=60, what="the restarted gateway to answer")
+    finally:
+        stop.set()
+        thread.join()
+    outage = failures[-1] - failures[0] if failures else 0.0
+    print(f"gateway SIGKILL: the client saw failures for {outage:.1f}s")
+    assert restarted.alive() and devnet.restarts["gateway"] == 1
+    saved = json.loads(devnet.config.state_file.read_text())["chains"][0]["gateway"]
+    assert saved["pid"] == restarted.pid and saved["restarts"] == 1

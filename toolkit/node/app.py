@@ -34,7 +34,7 @@ def build_app(node: L2Node) -> web.Application:
         JsonRpcServer(rollup.admin_methods()).add_routes(app, ADMIN_PATH)
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "ready": node.ready.is_set(), "name": node.config.name})
+        return web.json_response({"ok": True, "ready": node.follower.is_ready, "name": node.config.name})
 
     async def receive_block(request: web.Request) -> web.Response:
         try:

@@ -34,6 +34,8 @@ from toolkit.signing import SigningDomain
 
 log = logging.getLogger(__name__)
 
+L1_DOWN_AFTER_SECONDS = 5.0  # an L1 loop failing this long makes the node not ready (L1 dead or a bug)
+
 
 class ChainFollower:
     def __init__(self, config: NodeConfig, l1: L1Client | None = None) -> None:
@@ -137,6 +139,11 @@ class ChainFollower:
             raise RpcError(reply["error"].get("code", SERVER_ERROR), reply["error"].get("message", "rejected"))
         return bytes.fromhex(reply["result"][2:])
 
+    @property
+    def is_ready(self) -> bool:
+        """Caught up with L1 once, and still reading it: with the L1 dead a node is not ready."""
+        return self.ready.is_set() and self.stalls.stalled_for("l1") < L1_DOWN_AFTER_SECONDS
+
     # ----- what the RPC shows -----
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None:
         signature = self.signatures.by_hash(block_hash)
@@ -177,6 +184,6 @@ class ChainFollower:
             ],
             "reorgs": self.state.reorg_count,
             "watchtower": self.watchtower.evidence[-20:] if self.watchtower is not None else None,
-            "ready": self.ready.is_set(),
+            "ready": self.is_ready,
             "stalled": self.stalls.to_json(),
         }

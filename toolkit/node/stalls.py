@@ -35,6 +35,11 @@ class Stalls:
             current.error = error
             current.failures += 1
 
+    def stalled_for(self, loop: str) -> float:
+        """Seconds since `loop` last made progress, if it is failing now; 0 if it is not."""
+        stall = self._by_loop.get(loop)
+        return time.time() - stall.since if stall is not None else 0.0
+
     def progressed(self, loop: str) -> None:
         self._by_loop.pop(loop, None)
 
