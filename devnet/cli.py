@@ -18,7 +18,7 @@ from rich.table import Table
 from devnet.config import ConfigError, DevnetConfig, load_config
 from devnet.control import serve_control
 from devnet.network import Devnet, DevnetError, rpc_call
-from devnet.state import StateError, read_state, write_state
+from devnet.state import StateError, check_state_dir, read_state, write_state
 from devnet.supervisor import ProcessFailed, pid_alive, stop_pid
 from toolkit.l1.artifacts import ArtifactError
 from toolkit.modes import MODES, mode_named
@@ -86,6 +86,10 @@ def up(ctx: click.Context, detach: bool, **flags: Any) -> None:
             "batcher.max_seconds": flags["batch_seconds"],
         },
     )
+    try:
+        check_state_dir(config.state_dir)
+    except StateError as exc:
+        raise click.ClickException(str(exc)) from exc
     _refuse_if_running(config)
     if detach:
         _up_detached(ctx, config, flags)
@@ -132,7 +136,7 @@ def _up_foreground(config: DevnetConfig) -> None:
             time.sleep(0.5)
     except KeyboardInterrupt:
         console.print("stopping devnet...")
-    except (DevnetError, ProcessFailed, ArtifactError, FileNotFoundError) as exc:
+    except (DevnetError, ProcessFailed, ArtifactError, StateError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         network.down()
