@@ -215,3 +215,22 @@ def test_supervisor_restarts_a_crashed_gateway_at_once(devnet: Devnet) -> None:
     assert restarted.alive() and devnet.restarts["gateway"] == 1
     saved = json.loads(devnet.config.state_file.read_text())["chains"][0]["gateway"]
     assert saved["pid"] == restarted.pid and saved["restarts"] == 1
+
+
+def test_websocket_subscriptions_per_connection_are_limited(devnet: Devnet) -> None:
+    async def scenario() -> list[Any]:
+        async with websockets.connect(devnet.node_url("verifier-0").replace("http", "ws")) as socket:
+            replies = []
+            for n in range(101):
+                await socket.send(json.dumps({"jsonrpc": "2.0", "id": n, "method": "eth_subscribe",
+                                              "params": ["newHeads"]}))
+                while True:  # skip notifications of the subscriptions already made
+                    reply = json.loads(await asyncio.wait_for(socket.recv(), 30))
+                    if reply.get("id") == n:
+                        replies.append(reply)
+                        break
+            return replies
+
+    replies = asyncio.run(scenario())
+    assert all("result" in reply for reply in replies[:100])
+    assert replies[100]["error"] == {"code": -32005, "message": "too many subscriptions on this connection: limit 100"}

@@ -26,6 +26,8 @@ from toolkit.l2.transactions import InvalidTransaction, decode_raw_transaction
 
 log = logging.getLogger(__name__)
 
+RPC_GAS_CAP = 50_000_000  # geth's --rpc.gascap: the most gas one eth_call may burn, whatever it asks
+
 
 @dataclass(frozen=True)
 class BlockAttributes:
@@ -317,7 +319,7 @@ class L2Executor:
 
     def call(self, call: dict[str, Any], header: BlockHeaderAPI) -> bytes:
         """Run a message call on the state after `header`; raises CallReverted on failure."""
-        gas = int(call.get("gas") or header.gas_limit)
+        gas = min(int(call.get("gas") or header.gas_limit), RPC_GAS_CAP)
         tx = self._spoof(call, header, gas)
         with self.chain.get_vm(header).in_costless_state() as state:
             computation = state.costless_execute_transaction(tx)

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[list[Any]], Awaitable[Any]]
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH_REQUESTS = 1000
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 
 
 class Subscription:
@@ -137,6 +138,9 @@ class JsonRpcServer:
             if connection is None or self.subscriptions is None:
                 raise RpcError(METHOD_NOT_FOUND, "notifications not supported: use a WebSocket connection")
             if method == "eth_subscribe":
+                if len(connection.subscriptions) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+                    raise RpcError(LIMIT_EXCEEDED, f"too many subscriptions on this connection: limit "
+                                                   f"{MAX_SUBSCRIPTIONS_PER_CONNECTION}")
                 subscription = self.subscriptions(params)
                 subscription_id = hex(next(self._subscription_ids) * 0x1000003 + id(connection) % 0xFFFF)
                 connection.subscribe(subscription_id, subscription)
