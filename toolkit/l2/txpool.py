@@ -39,11 +39,13 @@ class PoolEntry:
 
 
 def _fee_cap(tx: SignedTransactionAPI) -> int:
-    return int(getattr(tx, "max_fee_per_gas", None) or tx.gas_price)
+    fee = getattr(tx, "max_fee_per_gas", None)  # a 0 fee cap is a fee cap (found by tests/test_fuzz.py)
+    return int(fee if fee is not None else tx.gas_price)
 
 
 def _tip_cap(tx: SignedTransactionAPI) -> int:
-    return int(getattr(tx, "max_priority_fee_per_gas", None) or tx.gas_price)
+    tip = getattr(tx, "max_priority_fee_per_gas", None)
+    return int(tip if tip is not None else tx.gas_price)
 
 
 @dataclass
