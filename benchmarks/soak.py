@@ -723,7 +723,7 @@ def equivocate(network: Devnet, l1: L1View, result: ScenarioResult, log: Callabl
         return None
     address = next(s["address"] for s in network.state["sequencers"] if s["name"] == name)
     from_block = l1.block_number
-    proof = poll(lambda: rpc_call(network.node_url(name), "devnet_equivocate"), timeout=10, interval=0.2)
+    proof = poll(lambda: rpc_call(network.admin_url(name), "devnet_equivocate"), timeout=10, interval=0.2)
     if not proof:
         result.notes.append(f"{name} would not equivocate (no longer leading?)")
         return None

@@ -18,7 +18,7 @@ from rich.table import Table
 from devnet.config import ConfigError, DevnetConfig, load_config
 from devnet.control import serve_control
 from devnet.network import Devnet, DevnetError, rpc_call
-from devnet.state import StateError, read_state, write_state
+from devnet.state import StateError, check_state_dir, read_state, write_state
 from devnet.supervisor import ProcessFailed, pid_alive, stop_pid
 from toolkit.l1.artifacts import ArtifactError
 from toolkit.modes import MODES, mode_named
@@ -86,6 +86,10 @@ def up(ctx: click.Context, detach: bool, **flags: Any) -> None:
             "batcher.max_seconds": flags["batch_seconds"],
         },
     )
+    try:
+        check_state_dir(config.state_dir)
+    except StateError as exc:
+        raise click.ClickException(str(exc)) from exc
     _refuse_if_running(config)
     if detach:
         _up_detached(ctx, config, flags)
@@ -132,7 +136,7 @@ def _up_foreground(config: DevnetConfig) -> None:
             time.sleep(0.5)
     except KeyboardInterrupt:
         console.print("stopping devnet...")
-    except (DevnetError, ProcessFailed, ArtifactError, FileNotFoundError) as exc:
+    except (DevnetError, ProcessFailed, ArtifactError, StateError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         network.down()
@@ -256,9 +260,15 @@ def collect_status(state: dict[str, Any], chain_id: int | None = None) -> dict[s
     if mode_named(state["mode"]).rotates and report["l1"].get("healthy"):
         report["schedule"] = _schedule(state, report["l1"]["head"], chains[0]["chain_id"])
     for chain in chains:
-        chain_report: dict[str, Any] = {"chain_id": chain["chain_id"], "rpc": chain["rpc"], "nodes": []}
+        gateway = chain.get("gateway", {})
+        chain_report: dict[str, Any] = {
+            "chain_id": chain["chain_id"], "rpc": chain["rpc"], "nodes": [],
+            "gateway": {"pid": gateway.get("pid"), "restarts": gateway.get("restarts", 0),
+                        "process_alive": bool(gateway.get("pid")) and pid_alive(int(gateway["pid"]))},
+        }
         for node in chain["nodes"]:
-            entry: dict[str, Any] = {"name": node["name"], "role": node["role"], "rpc": node["rpc"], "pid": node["pid"]}
+            entry: dict[str, Any] = {"name": node["name"], "role": node["role"], "rpc": node["rpc"], "pid": node["pid"],
+                                     "restarts": node.get("restarts", 0)}
             entry["process_alive"] = bool(node.get("pid")) and pid_alive(int(node["pid"]))
             try:
                 sync = rpc_call(node["rpc"], "rollup_syncStatus", timeout=2)
@@ -270,8 +280,10 @@ def collect_status(state: dict[str, Any], chain_id: int | None = None) -> dict[s
                     finalized=sync["finalizedL2"]["number"],
                     batches_derived=sync["batchesDerived"],
                     batches_skipped=sync["batchesSkipped"],
+                    ready=sync.get("ready"),
                     sequencer=sequencer["sequencer"],
                     epoch=sequencer["epoch"],
+                    stalled=sync.get("stalled", []),
                 )
                 if "sequencing" in sync:
                     entry["batches_posted"] = sync["sequencing"]["batchesPosted"]
@@ -303,19 +315,28 @@ def _print_status(report: dict[str, Any]) -> None:
     console.print(f"mode [bold]{report['mode']}[/]  L1 {l1['rpc']}  {l1_text}")
     for chain in report["chains"]:
         table = Table(title=f"L2 chain {chain['chain_id']}  ({chain['rpc']})")
-        for column in ("node", "role", "health", "unsafe", "safe", "finalized", "batches", "sequencer"):
+        for column in ("node", "role", "health", "unsafe", "safe", "finalized", "batches", "sequencer", "restarts"):
             table.add_column(column)
         for node in chain["nodes"]:
             health = "[green]ok[/]" if node.get("healthy") else ("[red]down[/]" if not node["process_alive"] else "[yellow]no rpc[/]")
+            if node.get("healthy") and node.get("ready") is False:
+                health = "[yellow]not ready[/]"
             batches = (
                 f"{node.get('batches_posted', '-')} posted / {node.get('batches_derived', '-')} derived"
                 if node.get("healthy") else "-"
             )
             table.add_row(
                 node["name"], node["role"], health, str(node.get("unsafe", "-")), str(node.get("safe", "-")),
-                str(node.get("finalized", "-")), batches, str(node.get("sequencer", "-")),
+                str(node.get("finalized", "-")), batches, str(node.get("sequencer", "-")), str(node.get("restarts", 0)),
             )
         console.print(table)
+        gateway = chain.get("gateway", {})
+        alive = "[green]running[/]" if gateway.get("process_alive") else "[red]down[/]"
+        console.print(f"gateway {alive}, restarted {gateway.get('restarts', 0)} times after a crash")
+        for node in chain["nodes"]:
+            for stall in node.get("stalled") or []:
+                console.print(f"[red]{node['name']} cannot progress[/] ({stall['loop']} loop, "
+                              f"{stall['failures']} failures): {stall['error']}")
     if report.get("schedule"):
         table = Table(title="epoch schedule (future leaders as the current set predicts)")
         for column in ("epoch", "starts at L1 block", "leader"):
@@ -481,8 +502,11 @@ def censor(ctx: click.Context, addresses: tuple[str, ...], off: bool, chain_id: 
     for node in chain["nodes"]:
         if node["role"] != "sequencer":
             continue
+        if not node.get("admin"):
+            raise click.ClickException(f"{node['name']}: test controls are off on this devnet "
+                                       "([nodes] test_controls = false)")
         try:
-            now = rpc_call(node["rpc"], "devnet_setCensored", [[] if off else list(addresses)])
+            now = rpc_call(node["admin"], "devnet_setCensored", [[] if off else list(addresses)])
         except Exception as exc:
             raise click.ClickException(f"{node['name']}: {exc}") from exc
         console.print(f"{node['name']} censors: {', '.join(now) if now else 'nobody'}")

@@ -3,7 +3,7 @@
     [devnet]  state_dir, mode
     [l1]      host, port, chain_id, block_time, epoch_length, inclusion_window, forced_inclusion_fee_wei
     [l2]      chain_id, block_time, gas_limit, dev_accounts, dev_balance_eth
-    [nodes]   gateway_port, verifier_port, sequencer_port (first of N), censor, watchtower
+    [nodes]   gateway_port, verifier_port, sequencer_port (first of N), censor, watchtower, test_controls
     [sequencers] count, stake_eth, min_stake_eth, committee_threshold, liveness_timeout,
               unbonding_delay, reporter_share_bps
     [batcher] max_blocks, max_seconds, compression
@@ -60,6 +60,7 @@ class NodeSettings:
     sequencer_port: int = 9547  # sequencer i listens on sequencer_port + i
     censor: list[str] = field(default_factory=list)
     watchtower: bool = True  # nodes submit slashing evidence they see (modes that slash)
+    test_controls: bool = True  # devnet_* on each node's own /admin endpoint, never through the gateway
 
 
 @dataclass(frozen=True)

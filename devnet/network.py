@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
@@ -25,11 +26,12 @@ from toolkit.accounts import DevAccount, _derive, dev_accounts
 from toolkit.gateway import GatewayConfig
 from toolkit.l1.artifacts import find_foundry_tool
 from toolkit.l2.chain_config import GenesisAccount, L2ChainConfig
-from toolkit.node.config import NodeConfig
+from toolkit.node.config import ADMIN_PATH, NodeConfig
 
 log = logging.getLogger(__name__)
 
 READY_SECONDS = 60.0
+WATCH_SECONDS = 0.2  # how often the supervisor looks for crashed processes to restart
 SEQUENCER_KEY_INDEX = 100  # operator keys come from the mnemonic past the users' dev accounts
 REPORTER_KEY_INDEX = 99  # the verifier's watchtower key
 ETHER = 10**18
@@ -62,6 +64,10 @@ class Devnet:
     state: dict[str, Any] = field(default_factory=dict)
     node_configs: dict[str, tuple[NodeConfig, ...]] = field(default_factory=dict)  # name -> one per chain
     gateway_urls: dict[int, str] = field(default_factory=dict)  # chain id -> its gateway
+    restarts: dict[str, int] = field(default_factory=dict)  # process name -> restarts after a crash
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    _watchdog: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def chain_ids(self) -> list[int]:
@@ -118,7 +124,38 @@ class Devnet:
             raise
         self.state = self._describe(l1_url, deployment, chains, operators, time.monotonic() - started)
         write_state(self.config.state_file, self.state)
+        self._watchdog = threading.Thread(target=self._watch, name="devnet-watchdog", daemon=True)
+        self._watchdog.start()
         return self.state
+
+    # ----- the supervisor restarts what crashed -----
+    def _watch(self) -> None:
+        while not self._stopping.wait(WATCH_SECONDS):
+            try:
+                self.restart_crashed()
+            except Exception:  # keep watching: one failed restart is retried on the next round
+                log.exception("restarting a crashed process failed")
+
+    def restart_crashed(self) -> list[str]:
+        """Start again, at once, every gateway and node that died without being stopped or killed
+        on purpose (Anvil is not restarted: its chain would be gone). Returns their names."""
+        restarted = []
+        with self._lock:
+            for name, process in list(self.processes.items()):
+                if name == "anvil" or process.held or process.alive() or self._stopping.is_set():
+                    continue
+                code = process.process.returncode if process.process is not None else None
+                log.warning("%s exited (code %s) without being stopped: restarting it", name, code)
+                if name in self.node_configs:
+                    self.start_node(name)
+                else:
+                    again = ManagedProcess(name, process.argv, process.log_path)
+                    again.start()
+                    self.processes[name] = again
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                self._record_pid(name, self.processes[name].pid)
+                restarted.append(name)
+        return restarted
 
     def _choose_ports(self) -> dict[Any, int]:
         """"l1" and (name, chain id) -> port; chain i > 0 uses chain 0's configured ports + 100 * i."""
@@ -201,6 +238,7 @@ class Devnet:
                 "batch_compression": self.config.batcher.compression,
                 "mode": self.config.mode,
                 "watchtower": self.config.nodes.watchtower,
+                "test_controls": self.config.nodes.test_controls,
                 "validator_urls": validator_urls,
                 "sequencer_url": urls["sequencer-0"],
             }
@@ -251,7 +289,17 @@ class Devnet:
             raise DevnetError(f"node {name} serves no chain {chain_id}; chains: {self.chain_ids}")
         return f"http://{node_config.host}:{node_config.port}"
 
+    def admin_url(self, name: str, chain_id: int | None = None) -> str:
+        """Node `name`'s test-control endpoint (devnet_* methods), when the devnet enables them."""
+        if not self.config.nodes.test_controls:
+            raise DevnetError("test controls are off on this devnet ([nodes] test_controls = false)")
+        return self.node_url(name, chain_id) + ADMIN_PATH
+
     def start_node(self, name: str) -> None:
+        with self._lock:
+            self._start_node(name)
+
+    def _start_node(self, name: str) -> None:
         config_path = self.state_dir / "nodes" / f"{name}.json"
         config_path.parent.mkdir(parents=True, exist_ok=True)
         process_config = {"name": name, "chains": [c.to_json() for c in self.node_configs[name]]}
@@ -264,13 +312,14 @@ class Devnet:
         self._record_pid(name, process.pid)
 
     def _record_pid(self, name: str, pid: int | None) -> None:
-        """A node restarted after `up` gets its new pid into the state file (`devnet sequencer list`)."""
+        """A process restarted after `up` gets its new pid (and restart count) into the state file."""
         if not self.state:
             return
         for chain in self.state["chains"]:
-            for node in chain["nodes"]:
-                if node["name"] == name:
-                    node["pid"] = pid
+            for entry in [*chain["nodes"], chain["gateway"]]:
+                if entry.get("name") == name:
+                    entry["pid"] = pid
+                    entry["restarts"] = self.restarts.get(name, 0)
         write_state(self.config.state_file, self.state)
 
     def wait_node_ready(self, name: str, deadline_seconds: float = READY_SECONDS) -> None:
@@ -282,6 +331,9 @@ class Devnet:
 
     def down(self) -> None:
         """Stop nodes first, then the L1; safe to call more than once."""
+        self._stopping.set()
+        if self._watchdog is not None and self._watchdog is not threading.current_thread():
+            self._watchdog.join(10)
         gateways = [n for n in self.processes if n.startswith("gateway")]
         for name in gateways + [n for n in self.processes if n != "anvil" and n not in gateways] + ["anvil"]:
             process = self.processes.get(name)
@@ -301,9 +353,11 @@ class Devnet:
                 "reporter": Account.from_key(node_config.reporter_key).address if node_config.reporter_key else None,
                 "rpc": url,
                 "ws": url.replace("http://", "ws://"),
+                "admin": url + ADMIN_PATH if node_config.test_controls else None,
                 "pid": self.processes[name].pid,
                 "log": str(self.processes[name].log_path),
                 "config": str(self.state_dir / "nodes" / f"{name}.json"),
+                "restarts": 0,
             }
 
         def chain_entry(chain: L2ChainConfig, settings: ChainSettings) -> dict[str, Any]:
@@ -315,7 +369,8 @@ class Devnet:
                 "block_time": self.config.chain_block_time(settings),
                 "rpc": gateway_url,
                 "ws": gateway_url.replace("http://", "ws://"),
-                "gateway": {"rpc": gateway_url, "pid": gateway.pid, "log": str(gateway.log_path)},
+                "gateway": {"name": gateway.name, "rpc": gateway_url, "pid": gateway.pid,
+                            "log": str(gateway.log_path), "restarts": 0},
                 "nodes": [node_entry(name, next(c for c in configs if c.chain.chain_id == chain.chain_id))
                           for name, configs in self.node_configs.items()],
             }

@@ -62,6 +62,7 @@ class ManagedProcess:
     env: dict[str, str] | None = None
     cwd: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    held: bool = field(default=False, init=False)  # stopped or killed on purpose: never restarted
 
     @property
     def pid(self) -> int | None:
@@ -104,6 +105,7 @@ class ManagedProcess:
         raise ProcessFailed(f"{self.name} not ready within {deadline_seconds}s:\n{tail(self.log_path)}")
 
     def stop(self, grace_seconds: float = 5.0) -> None:
+        self.held = True
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -114,7 +116,8 @@ class ManagedProcess:
             self.process.wait(5)
 
     def kill(self) -> None:
-        """SIGKILL, as a crash would."""
+        """SIGKILL, as a crash would (but on purpose: the supervisor does not restart it)."""
+        self.held = True
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)

@@ -70,7 +70,8 @@ def test_censored_transaction_lands_through_l1_by_its_deadline(network: Devnet) 
     sequencer_url, verifier_url = network.node_url("sequencer-0"), network.node_url("verifier-0")
     sequencer, verifier = Web3(HTTPProvider(sequencer_url)), Web3(HTTPProvider(verifier_url))
     victim = 3
-    rpc(sequencer_url, "devnet_setCensored", [ACCOUNTS[victim].address])
+    admin_url = network.admin_url("sequencer-0")
+    rpc(admin_url, "devnet_setCensored", [ACCOUNTS[victim].address])
     try:
         raw = l2_transfer(victim, 0)
         tx_hash = sequencer.eth.send_raw_transaction(raw)
@@ -98,14 +99,14 @@ def test_censored_transaction_lands_through_l1_by_its_deadline(network: Devnet) 
         # The censored mempool copy is gone, not included twice.
         assert sequencer.eth.get_transaction_count(ACCOUNTS[victim].address) == 1
     finally:
-        rpc(sequencer_url, "devnet_setCensored", [])
+        rpc(admin_url, "devnet_setCensored", [])
 
 
 @pytest.mark.slow
 def test_batch_skipping_an_overdue_entry_is_refused_and_the_sequencer_recovers(network: Devnet) -> None:
     sequencer_url, verifier_url = network.node_url("sequencer-0"), network.node_url("verifier-0")
     rejections = rpc(sequencer_url, "rollup_syncStatus")["sequencing"]["overdueRejections"]  # earlier tests'
-    rpc(sequencer_url, "devnet_setIgnoreForced", True)
+    rpc(network.admin_url("sequencer-0"), "devnet_setIgnoreForced", True)
     handle = submit(network, l2_transfer(4, 0), payer=4)
     receipt = handle.wait_included(verifier_url, safe=True, timeout=90)
     assert int(receipt["status"], 16) == 1

@@ -158,7 +158,7 @@ def test_equivocation_is_slashed_and_unsafe_blocks_dropped(network: Devnet) -> N
         SubscriptionCollector(ws_url, "newHeads") as heads,
         SubscriptionCollector(ws_url, "sequencerChanged") as relayed,
     ):
-        proof = rpc_call(network.node_url(name), "devnet_equivocate")
+        proof = rpc_call(network.admin_url(name), "devnet_equivocate")
         first, second = proof["blocks"]
         assert first["number"] == second["number"] and first["blockHash"] != second["blockHash"]
         unsafe_before = rpc_call(verifier_url, "rollup_syncStatus")["unsafeL2"]
@@ -222,7 +222,7 @@ def test_censoring_leader_is_slashed(network: Devnet) -> None:
     l1, registry, inbox = contracts(network)
     name, culprit = leader_node(network)
     start = l1.eth.block_number
-    rpc_call(network.node_url(name), "devnet_setIgnoreForced", [True])
+    rpc_call(network.admin_url(name), "devnet_setIgnoreForced", [True])
     tx = {
         "type": 2,
         "chainId": 901,

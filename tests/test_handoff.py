@@ -374,7 +374,7 @@ def test_receive_handoff_raises_handoff_rejected_and_answers_per_transaction() -
         body = {"from": ADDRESS_A, "handoff": "1:B", "transactions": [hexed(r) for r in (good, garbage, good, wrong_chain)]}
         results = (await receive_handoff(pool, body, origins))["results"]
         assert results[hexed(raw_hash(good))] == "held"  # the repeat keeps its first answer
-        assert results[hexed(raw_hash(garbage))].startswith("rejected: transaction could not be decoded")
+        assert results[hexed(raw_hash(garbage))].startswith("rejected: transaction type not supported")
         assert results[hexed(raw_hash(wrong_chain))].startswith("rejected: invalid chain id")
         assert len(results) == 3 and len(pool) == 1 and origins.origins_of(raw_hash(good)) == {ADDRESS_A}
 

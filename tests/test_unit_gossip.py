@@ -160,3 +160,30 @@ def test_competing_block_from_the_current_leader_replaces_ours() -> None:
         (old[1].hash, True),
         (replacement.hash, False),
     ]
+
+
+def test_a_block_under_a_number_not_its_own_is_refused() -> None:
+    blocks, receiver = chain_of(2), follower(LEADER)
+    receiver._accept(signed(blocks[0]))
+    with pytest.raises(GossipRejected, match="claims number 5 but extends block 0"):
+        receiver._accept(signed(blocks[0], number=5))  # signed as number 5, but its parent is genesis
+    assert receiver.state.unsafe_number == 1
+
+
+def test_gossip_checks_the_signature_before_fetching_and_only_from_the_signers_known_url() -> None:
+    blocks, receiver = chain_of(2), follower(LEADER)
+    asked: list[str] = []
+
+    def peer_url(address: str) -> str | None:
+        asked.append(address)
+        return None  # no URL configured: nothing is fetched
+
+    receiver.peer_url = peer_url
+    forged = {"block": signed(blocks[1], STRANGER).to_json(), "from": "http://198.51.100.1:9"}
+    with pytest.raises(GossipRejected, match="may not sequence"):
+        asyncio.run(asyncio.wait_for(receiver.receive(forged), 5))
+    assert asked == []  # refused before any URL was even looked up
+    gap = {"block": signed(blocks[1]).to_json(), "from": "http://198.51.100.1:9"}  # parent unknown
+    with pytest.raises(GossipRejected, match="unknown parent"):
+        asyncio.run(asyncio.wait_for(receiver.receive(gap), 5))  # the caller's URL was never fetched
+    assert asked == [LEADER.address]

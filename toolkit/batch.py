@@ -89,12 +89,14 @@ def encode_batch(batch: Batch, compression: int = COMPRESSION_ZLIB) -> bytes:
     return bytes([BATCH_VERSION, compression]) + _compress(payload, compression)
 
 
-def decode_batch(data: bytes) -> Batch:
+def decode_batch(data: bytes, max_payload: int = MAX_DECOMPRESSED_BYTES) -> Batch:
+    """Decode batch data; the payload may inflate to at most `max_payload` bytes (checked while
+    inflating, so a small body that would inflate far never costs more than that)."""
     if len(data) < 3:
         raise BatchDecodeError(f"batch of {len(data)} bytes is too short")
     if data[0] != BATCH_VERSION:
         raise BatchDecodeError(f"unknown batch version {data[0]}")
-    payload = _decompress(data[2:], data[1])
+    payload = _decompress(data[2:], data[1], max_payload)
     try:
         decoded = rlp.decode(payload, sedes=_PayloadSedes)
     except (rlp.DecodingError, rlp.DeserializationError) as exc:
@@ -124,17 +126,19 @@ def _compress(payload: bytes, compression: int) -> bytes:
     raise ValueError(f"unknown compression {compression}")
 
 
-def _decompress(body: bytes, compression: int) -> bytes:
+def _decompress(body: bytes, compression: int, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
     if compression == COMPRESSION_NONE:
+        if len(body) > limit:
+            raise BatchDecodeError(f"batch payload of {len(body)} bytes is over {limit}")
         return body
     if compression == COMPRESSION_ZLIB:
         inflater = zlib.decompressobj()
         try:
-            payload = inflater.decompress(body, MAX_DECOMPRESSED_BYTES)
+            payload = inflater.decompress(body, limit)
         except zlib.error as exc:
             raise BatchDecodeError(f"bad zlib data: {exc}") from exc
         if inflater.unconsumed_tail:
-            raise BatchDecodeError(f"batch inflates past {MAX_DECOMPRESSED_BYTES} bytes")
+            raise BatchDecodeError(f"batch inflates past {limit} bytes")
         if not inflater.eof:
             raise BatchDecodeError("truncated zlib data")
         return payload
@@ -145,7 +149,7 @@ def _decompress(body: bytes, compression: int) -> bytes:
             payload = brotli.decompress(body)
         except brotli.error as exc:
             raise BatchDecodeError(f"bad brotli data: {exc}") from exc
-        if len(payload) > MAX_DECOMPRESSED_BYTES:
-            raise BatchDecodeError(f"batch inflates past {MAX_DECOMPRESSED_BYTES} bytes")
+        if len(payload) > limit:
+            raise BatchDecodeError(f"batch inflates past {limit} bytes")
         return payload
     raise BatchDecodeError(f"unknown compression {compression}")

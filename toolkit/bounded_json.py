@@ -20,6 +20,14 @@ class JsonTooDeep(ValueError):
     """JSON nested deeper than the bound."""
 
 
+class JsonNotStandard(ValueError):
+    """NaN or Infinity, which Python's json accepts but JSON has not (echoing them back is invalid JSON)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JsonNotStandard(f"{name} is not valid JSON")
+
+
 def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """True if brackets outside JSON strings nest deeper than `limit` (cheap when they cannot)."""
     if body.count(b"[") + body.count(b"{") <= limit:
@@ -36,11 +44,12 @@ def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def loads_bounded(body: bytes, limit: int = MAX_JSON_DEPTH) -> Any:
-    """json.loads, raising JsonTooDeep (a ValueError) past `limit` levels, ValueError if not JSON."""
-    if json_depth_exceeds(body, limit):
+def loads_bounded(body: bytes | str, limit: int = MAX_JSON_DEPTH) -> Any:
+    """json.loads, raising JsonTooDeep (a ValueError) past `limit` levels, ValueError if not JSON
+    (NaN and Infinity included)."""
+    if json_depth_exceeds(body.encode() if isinstance(body, str) else body, limit):
         raise JsonTooDeep(f"JSON nested deeper than {limit} levels")
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_refuse_constant)
     except RecursionError as exc:
         raise JsonTooDeep(f"JSON nested too deep: {exc}") from exc

@@ -86,29 +86,28 @@ class Derivation:
         return last < head.number
 
     async def _force_overdue(self, l1_block: int) -> None:
-        """Make the block that carries entries the safe chain left past their deadline."""
+        """Make the blocks that carry entries the safe chain left past their deadline (as many blocks
+        as their gas needs, each within the block gas budget)."""
         required = self.queue.required_end(l1_block - 1 - FORCE_GRACE_L1_BLOCKS)
-        start = self.state.safe_forced_end
-        if start >= required:
-            return
-        parent = self.executor.header_by_number(self.state.safe_number)
-        parent_attributes = BlockAttributes.from_header(parent)
-        origin = await self.l1.block(max(l1_block - 1, parent_attributes.l1_origin_number))
-        required = max(required, self.queue.required_end(origin.number))
-        attributes = BlockAttributes(
-            timestamp=max(parent.timestamp + 1, origin.timestamp),
-            l1_origin_number=origin.number,
-            l1_origin_hash=origin.hash,
-            forced_start=start,
-            forced_end=required,
-        )
-        executed = self._reuse_or_execute(parent, parent.block_number + 1, attributes, [])
-        self.state.adopt_safe([executed], l1_block)
-        self.blocks_forced += 1
-        log.warning(
-            "forced entries %d..%d were not included by their deadline: derivation put them in L2 block %d "
-            "(L1 block %d)", start, required - 1, executed.number, l1_block,
-        )
+        while (start := self.state.safe_forced_end) < required:
+            parent = self.executor.header_by_number(self.state.safe_number)
+            parent_attributes = BlockAttributes.from_header(parent)
+            origin = await self.l1.block(max(l1_block - 1, parent_attributes.l1_origin_number))
+            required = max(required, self.queue.required_end(origin.number))
+            attributes = BlockAttributes(
+                timestamp=max(parent.timestamp + 1, origin.timestamp),
+                l1_origin_number=origin.number,
+                l1_origin_hash=origin.hash,
+                forced_start=start,
+                forced_end=self._fitting_end(start, required),
+            )
+            executed = self._reuse_or_execute(parent, parent.block_number + 1, attributes, [])
+            self.state.adopt_safe([executed], l1_block)
+            self.blocks_forced += 1
+            log.warning(
+                "forced entries %d..%d were not included by their deadline: derivation put them in L2 block %d "
+                "(L1 block %d)", start, attributes.forced_end - 1, executed.number, l1_block,
+            )
 
     async def apply(self, posted: PostedBatch) -> None:
         try:
@@ -154,18 +153,23 @@ class Derivation:
                     f"{block.l1_origin_number}"
                 )
             origin = await self.l1.block(block.l1_origin_number)
+            wanted_end = max(block.forced_end, self.queue.required_end(block.l1_origin_number))
             attributes = BlockAttributes(
                 timestamp=block.timestamp,
                 l1_origin_number=block.l1_origin_number,
                 l1_origin_hash=origin.hash,
                 forced_start=block.forced_start,
-                forced_end=max(block.forced_end, self.queue.required_end(block.l1_origin_number)),
+                forced_end=self._fitting_end(block.forced_start, wanted_end),
             )
             executed = self._reuse_or_execute(parent, number, attributes, list(block.transactions))
             derived.append(executed)
             parent = executed.block.header
             parent_attributes = attributes
         return derived
+
+    def _fitting_end(self, start: int, end: int) -> int:
+        """The block gas budget of a forced range (toolkit/forced_queue.py): the rest waits for the next block."""
+        return self.queue.fitting_end(start, end, self.executor.config.gas_limit, self.chain_id)
 
     def _check_links(self, batch: Batch, posted: PostedBatch, safe: BlockHeaderAPI) -> None:
         if batch.chain_id != self.chain_id:

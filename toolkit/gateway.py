@@ -34,11 +34,12 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from toolkit.bounded_json import MAX_JSON_DEPTH, json_depth_exceeds
+from toolkit.bounded_json import JsonTooDeep, loads_bounded
 from toolkit.l1.client import L1Client
 from toolkit.modes import mode_named
 from toolkit.rpc.cors import cors_middleware
-from toolkit.rpc.errors import INVALID_REQUEST, PARSE_ERROR
+from toolkit.rpc.errors import INVALID_PARAMS, INVALID_REQUEST, LIMIT_EXCEEDED, PARSE_ERROR
+from toolkit.rpc.http_errors import json_errors
 
 log = logging.getLogger("toolkit.gateway")
 
@@ -49,6 +50,7 @@ RESEND_AFTER = 3.0
 KEEP_SECONDS = 600.0
 WRITE_METHOD = "eth_sendRawTransaction"
 WRITE_METHODS = {WRITE_METHOD, "eth_sendTransaction"}  # eth_sendTransaction: a dev account signs on the node
+MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
 class GatewayRequestError(Exception):
@@ -88,10 +90,10 @@ def _usable_id(message: dict[str, Any]) -> bool:
 
 def parse_rpc_body(body: bytes) -> RpcBody:
     """Parse an HTTP JSON-RPC body; raises GatewayRequestError with -32700 or -32600."""
-    if json_depth_exceeds(body):  # json.loads could crash the process (see toolkit/bounded_json.py)
-        raise GatewayRequestError(INVALID_REQUEST, f"invalid request: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        parsed = json.loads(body)
+        parsed = loads_bounded(body)  # json.loads could crash the process (see toolkit/bounded_json.py)
+    except JsonTooDeep as exc:
+        raise GatewayRequestError(INVALID_REQUEST, f"invalid request: {exc}") from exc
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise GatewayRequestError(PARSE_ERROR, "parse error: body is not valid JSON") from exc
     if isinstance(parsed, dict):
@@ -224,7 +226,11 @@ class Gateway:
         if request.method == "GET":
             return web.json_response({"leader": self.leader_url, "healthy": self.healthy,
                                       "unconfirmed": len(self.unconfirmed), "resent": self.resent})
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:
+            return web.json_response(GatewayRequestError(LIMIT_EXCEEDED, f"request body too large: {exc.text}").reply(),
+                                     status=413)
         try:
             parsed = parse_rpc_body(body)
         except GatewayRequestError as exc:
@@ -238,7 +244,10 @@ class Gateway:
                     payload = await reply.read()
                     if writes:
                         self.forwarded_writes += 1
-                        self.remember_writes(parsed.requests, payload)
+                        try:  # the node ran the request: its reply reaches the client whatever happens here
+                            self.remember_writes(parsed.requests, payload)
+                        except Exception:
+                            log.exception("cannot keep the transactions of a write for re-sending")
                     return web.Response(body=payload, status=reply.status, content_type="application/json")
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self.healthy[url] = False
@@ -248,7 +257,7 @@ class Gateway:
         return web.json_response(error)
 
     async def handle_ws(self, request: web.Request) -> web.WebSocketResponse:
-        client = web.WebSocketResponse(heartbeat=30)
+        client = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_BODY_BYTES)
         await client.prepare(request)
         await WsRelay(self, client).run()
         return client
@@ -317,7 +326,10 @@ class WsRelay:
                 assert self.backend is not None
                 message = await self.backend.receive()
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    await self._to_client(json.loads(message.data))
+                    try:
+                        await self._to_client(json.loads(message.data))
+                    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                        log.warning("cannot relay a backend WebSocket message: %r", exc)
                 elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR, WSMsgType.CLOSING):
                     log.info("backend WebSocket lost; reconnecting the client's subscriptions elsewhere")
                     await self.connect()
@@ -339,23 +351,44 @@ class WsRelay:
             if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY) or self.backend is None:
                 continue
             try:
-                request = json.loads(message.data)  # web3.py's WebSocketProvider sends binary frames
-            except ValueError:
-                await self.client.send_json({"jsonrpc": "2.0", "id": None,
-                                             "error": {"code": -32700, "message": "parse error"}})
+                request = loads_bounded(message.data)  # web3.py's WebSocketProvider sends binary frames
+            except JsonTooDeep as exc:
+                await self._refuse(INVALID_REQUEST, f"invalid request: {exc}")
                 continue
-            if isinstance(request, dict) and request.get("method") == "eth_subscribe":
-                self.pending_subscribe[request.get("id")] = request.get("params", [])
-            if isinstance(request, dict) and request.get("method") == "eth_unsubscribe":
-                client_id = (request.get("params") or [None])[0]
-                self.subscriptions.pop(client_id, None)
-                self.change_cursor.pop(client_id, None)
-                backend_id = next((b for b, c in self.backend_to_client.items() if c == client_id), client_id)
-                request = {**request, "params": [backend_id]}
+            except ValueError:
+                await self._refuse(PARSE_ERROR, "parse error: message is not valid JSON")
+                continue
+            try:
+                request = self._note_request(request)
+            except GatewayRequestError as exc:
+                await self._refuse(exc.code, exc.message, request.get("id") if _usable_id(request) else None)
+                continue
             try:
                 await self.backend.send_json(request)
             except (ConnectionError, RuntimeError):
                 await asyncio.sleep(POLL_SECONDS)  # the receive loop reconnects; the client may retry
+
+    async def _refuse(self, code: int, message: str, request_id: Any = None) -> None:
+        await self.client.send_json({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
+
+    def _note_request(self, request: Any) -> Any:
+        """Track subscriptions a client request makes or ends; the request as the backend must get it.
+        Malformed requests go on to the node as they are (it answers them), except an eth_unsubscribe
+        whose id we cannot map, refused here."""
+        if not isinstance(request, dict):
+            return request
+        if request.get("method") == "eth_subscribe" and _usable_id(request):
+            self.pending_subscribe[request["id"]] = request.get("params", [])
+        if request.get("method") == "eth_unsubscribe":
+            params = request.get("params")
+            if not isinstance(params, list) or len(params) != 1 or not isinstance(params[0], str):
+                raise GatewayRequestError(INVALID_PARAMS, "invalid params: expected [subscriptionId]")
+            client_id = params[0]
+            self.subscriptions.pop(client_id, None)
+            self.change_cursor.pop(client_id, None)
+            backend_id = next((b for b, c in self.backend_to_client.items() if c == client_id), client_id)
+            request = {**request, "params": [backend_id]}
+        return request
 
     async def _to_client(self, message: Any) -> None:
         if not isinstance(message, dict):  # a batch's replies: passed through as they are
@@ -371,7 +404,7 @@ class WsRelay:
             await self.client.send_json(message)
             return
         request_id = message.get("id")
-        if request_id in self.pending_subscribe and "result" in message:
+        if _usable_id(message) and request_id in self.pending_subscribe and "result" in message:
             params = self.pending_subscribe.pop(request_id)
             if isinstance(request_id, str) and request_id.startswith("gateway-resubscribe-"):
                 client_id = params[0]
@@ -388,7 +421,7 @@ class WsRelay:
 async def serve(config: GatewayConfig) -> None:
     gateway = Gateway(config)
     gateway.session = aiohttp.ClientSession(timeout=TIMEOUT)
-    app = web.Application(client_max_size=5 * 1024 * 1024, middlewares=[cors_middleware])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[cors_middleware, json_errors])
     app.router.add_route("*", "/", gateway.handle_http)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -53,6 +53,9 @@ class Authorization:
                 "y_parity": self.y_parity, "r": self.r, "s": self.s}
 
 
+RPC_GAS_CAP = 50_000_000  # geth's --rpc.gascap: the most gas one eth_call may burn, whatever it asks
+
+
 @dataclass(frozen=True)
 class CallRequest:
     """The transaction object of eth_call / eth_estimateGas, parsed."""

@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["BlockAttributes", "BlockExecutionError", "CallRefused", "CallReverted", "L2Executor"]
 
-
 @dataclass(frozen=True)
 class BlockAttributes:
     """What, besides transactions, determines an L2 block: carried in every batch."""
@@ -245,12 +244,7 @@ class L2Executor:
                 tx = decode_raw_transaction(raw, self.config.chain_id)
                 if tx.gas > header.gas_limit - header.gas_used:
                     raise InvalidTransaction("block gas limit reached")
-                try:
-                    # py-evm validates (nonce, balance, fee caps) before it changes any state,
-                    # so a refused transaction leaves the block's state as it was.
-                    receipt, _computation = vm.apply_transaction(header, tx)
-                except ValidationError as exc:
-                    raise InvalidTransaction(str(exc)) from exc
+                receipt = _apply_or_refuse(vm, header, tx)
             except InvalidTransaction as exc:
                 if must_succeed:
                     raise BlockExecutionError(f"invalid transaction 0x{keccak(raw).hex()}: {exc}") from exc
@@ -312,3 +306,31 @@ class L2Executor:
     ) -> int:
         """Smallest gas limit that runs the call without error (geth's rules, see toolkit/l2/calls.py)."""
         return estimate(self.chain.get_vm(header), request, overrides or {}, header.gas_limit)
+
+
+def _apply_or_refuse(vm: Any, header: BlockHeaderAPI, tx: SignedTransactionAPI) -> ReceiptAPI:
+    """Run one transaction in the block being built. Anything py-evm refuses (its validation, or an
+    exception half-way, which admission should have made impossible) becomes InvalidTransaction and
+    leaves the block's state as it was: every node skips it the same way, no loop stops."""
+    # vm.apply_transaction's steps, with a snapshot after its lock_changes (which drops snapshots)
+    try:
+        vm.validate_transaction_against_header(header, tx)
+    except ValidationError as exc:
+        raise InvalidTransaction(str(exc)) from exc
+    vm.state.lock_changes()
+    snapshot = vm.state.snapshot()
+    try:
+        computation = vm.state.apply_transaction(tx)
+        receipt = vm.make_receipt(header, tx, computation, vm.state)
+        vm.validate_receipt(receipt)
+    except ValidationError as exc:  # nonce, balance, fee caps: checked before any state changes
+        vm.state.revert(snapshot)
+        raise InvalidTransaction(str(exc)) from exc
+    except Exception as exc:
+        vm.state.revert(snapshot)
+        log.warning("py-evm refused transaction 0x%s during execution: %r", bytes(tx.hash).hex(), exc)
+        raise InvalidTransaction(f"execution refused: {type(exc).__name__}: {exc}") from exc
+    vm.state.commit(snapshot)
+    return receipt
+
+

@@ -3,6 +3,11 @@
 Transactions are kept per sender in nonce order. A transaction whose nonce is ahead of the
 sender's next nonce waits ("queued") until the gap fills, as in geth. Blocks take executable
 transactions in arrival order, one sender's nonces in sequence.
+
+A full pool makes room as geth's does, so one sender cannot lock others out: a sender holding more
+than ACCOUNT_SLOTS transactions gives up its last-in-line one to a sender holding fewer; otherwise
+the cheapest last-in-line transaction (by tip) goes if the newcomer pays more ("transaction
+underpriced" if not). A sender already at ACCOUNT_SLOTS in a full pool gets "txpool is full".
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from toolkit.l2.transactions import InvalidTransaction, decode_raw_transaction
 
 PRICE_BUMP_PERCENT = 10
 MAX_POOL_TRANSACTIONS = 20_000
+ACCOUNT_SLOTS = 16  # geth's txpool.accountslots: what each sender is sure to keep in a full pool
 
 
 @dataclass
@@ -33,17 +39,22 @@ class PoolEntry:
 
 
 def _fee_cap(tx: SignedTransactionAPI) -> int:
-    return int(getattr(tx, "max_fee_per_gas", None) or tx.gas_price)
+    fee = getattr(tx, "max_fee_per_gas", None)  # a 0 fee cap is a fee cap (found by tests/test_fuzz.py)
+    return int(fee if fee is not None else tx.gas_price)
 
 
 def _tip_cap(tx: SignedTransactionAPI) -> int:
-    return int(getattr(tx, "max_priority_fee_per_gas", None) or tx.gas_price)
+    tip = getattr(tx, "max_priority_fee_per_gas", None)
+    return int(tip if tip is not None else tx.gas_price)
 
 
 @dataclass
 class TxPool:
     executor: L2Executor
     censored: set[str] = field(default_factory=set)
+    max_transactions: int | None = None  # None: MAX_POOL_TRANSACTIONS
+    account_slots: int = ACCOUNT_SLOTS
+    evicted: dict[bytes, str] = field(default_factory=dict)  # tx hash -> why a full pool let it go
     _by_sender: dict[str, dict[int, PoolEntry]] = field(default_factory=dict)
     _by_hash: dict[bytes, PoolEntry] = field(default_factory=dict)
     _arrivals: itertools.count = field(default_factory=itertools.count)
@@ -79,12 +90,35 @@ class TxPool:
         if existing is not None:
             self._check_replacement(existing.tx, tx)
             self._by_hash.pop(existing.hash, None)
-        elif len(self._by_hash) >= MAX_POOL_TRANSACTIONS:
-            raise InvalidTransaction("txpool is full")
+        elif len(self._by_hash) >= self._capacity:
+            self._make_room(sender, tx)
         entry = PoolEntry(raw=bytes(raw), tx=tx, sender=sender, arrival=next(self._arrivals))
         slots[tx.nonce] = entry
         self._by_hash[entry.hash] = entry
         return entry.hash
+
+    @property
+    def _capacity(self) -> int:
+        return MAX_POOL_TRANSACTIONS if self.max_transactions is None else self.max_transactions
+
+    def _make_room(self, sender: str, tx: SignedTransactionAPI) -> None:
+        """Evict one transaction for `tx` from `sender`, or raise (see the module docstring)."""
+        held = len(self._by_sender.get(sender, {}))
+        if held >= self.account_slots or not self._by_hash:
+            raise InvalidTransaction("txpool is full")
+        last_in_line = [(len(slots), slots[max(slots)]) for slots in self._by_sender.values() if slots]
+        count, victim = max(last_in_line, key=lambda item: (item[0], item[1].arrival))
+        if count > self.account_slots:
+            reason = f"evicted: the pool was full and {victim.sender} held {count} transactions"
+        else:
+            victim = min((entry for _, entry in last_in_line), key=lambda e: (_tip_cap(e.tx), -e.arrival))
+            if _tip_cap(tx) <= _tip_cap(victim.tx):
+                raise InvalidTransaction("transaction underpriced")
+            reason = "evicted: the pool was full and a better-paying transaction arrived"
+        self.drop(victim.hash)
+        self.evicted[victim.hash] = reason
+        while len(self.evicted) > self._capacity:
+            self.evicted.pop(next(iter(self.evicted)))
 
     @staticmethod
     def _check_replacement(old: SignedTransactionAPI, new: SignedTransactionAPI) -> None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
 
+from toolkit.bounded_json import loads_bounded
+from toolkit.node.config import ADMIN_PATH
 from toolkit.node.gossip import GossipRejected
 from toolkit.node.node import L2Node
 from toolkit.rpc.cors import cors_middleware
 from toolkit.rpc.debug_api import DebugApi
 from toolkit.rpc.dev_signer import DevSigner
 from toolkit.rpc.eth_api import EthApi
+from toolkit.rpc.http_errors import json_errors
 from toolkit.rpc.inspect_api import InspectApi
 from toolkit.rpc.rollup_api import RollupApi
 from toolkit.rpc.server import MAX_BODY_BYTES, JsonRpcServer
@@ -27,20 +29,24 @@ log = logging.getLogger(__name__)
 def build_app(node: L2Node) -> web.Application:
     eth = EthApi(node)
     node.on_pending_transaction.append(eth.filters.note_pending)
+    rollup = RollupApi(node, node.mode.name, eth._header_or_none)
     methods = {**eth.methods(), **DevSigner(eth).methods(), **InspectApi(eth).methods(), **DebugApi(eth).methods(),
-               **RollupApi(node, node.mode.name, eth._header_or_none).methods()}
+               **rollup.methods()}
     rpc = JsonRpcServer(methods, subscription_factory(node.events, eth.logs_of_block))
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[cors_middleware])
+    # CORS outermost, so error replies carry the header too
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[cors_middleware, json_errors])
     rpc.add_routes(app)
+    if node.config.test_controls:  # never on "/", so never reachable through the gateway
+        JsonRpcServer(rollup.admin_methods()).add_routes(app, ADMIN_PATH)
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "ready": node.ready.is_set(), "name": node.config.name})
+        return web.json_response({"ok": True, "ready": node.follower.is_ready, "name": node.config.name})
 
     async def receive_block(request: web.Request) -> web.Response:
         try:
-            message = await request.json()
+            message = loads_bounded(await request.read())
             outcome = await node.receiver.receive(message)
-        except (GossipRejected, json.JSONDecodeError) as exc:
+        except (GossipRejected, ValueError) as exc:
             return web.json_response({"accepted": False, "reason": str(exc)}, status=400)
         return web.json_response({"accepted": True, "outcome": outcome})
 
@@ -60,7 +66,7 @@ def build_app(node: L2Node) -> web.Application:
         if node.config.private_key is None:
             return web.json_response({"reason": "this node holds no key"}, status=400)
         try:
-            body = await request.json()
+            body = loads_bounded(await request.read())
             chain_id, first, last = int(body["chainId"]), int(body["first"]), int(body["last"])
             forced_end, data = int(body["forcedEnd"]), bytes.fromhex(body["data"][2:])
             if chain_id != node.chain_id:

@@ -10,6 +10,8 @@ from typing import Any
 from toolkit.l2.chain_config import L2ChainConfig
 from toolkit.modes import UnknownMode, mode_named
 
+ADMIN_PATH = "/admin"  # a node's own endpoint for test controls (devnet_*), when enabled
+
 
 class NodeConfigError(ValueError):
     pass
@@ -41,6 +43,7 @@ class NodeConfig:
     data_dir: str | None = None  # where the node keeps its signing journal (slashing protection)
     watchtower: bool = True  # report slashable evidence to L1 (modes that slash)
     reporter_key: str | None = None  # L1 key a keyless node (verifier) reports evidence with
+    test_controls: bool = False  # serve devnet_* on POST /admin (never on "/", so never via the gateway)
 
     def __post_init__(self) -> None:
         if self.role not in ("sequencer", "verifier"):

@@ -25,6 +25,7 @@ from toolkit.node.block_signatures import BlockSignatures
 from toolkit.node.chain_state import ChainState
 from toolkit.node.config import NodeConfig
 from toolkit.node.gossip import GossipReceiver
+from toolkit.node.stalls import Stalls
 from toolkit.rpc.errors import SERVER_ERROR, RpcError
 from toolkit.rpc.events import ChainEvents
 from toolkit.sequencer.leadership import Leadership
@@ -32,6 +33,8 @@ from toolkit.sequencer.watchtower import Watchtower
 from toolkit.signing import SigningDomain
 
 log = logging.getLogger(__name__)
+
+L1_DOWN_AFTER_SECONDS = 5.0  # an L1 loop failing this long makes the node not ready (L1 dead or a bug)
 
 
 class ChainFollower:
@@ -56,6 +59,7 @@ class ChainFollower:
         )
         self.receiver = GossipReceiver(self.chain_id, self.state, self.domain)
         self.receiver.view = lambda: self.leadership.view
+        self.receiver.peer_url = self.leadership.url_of
         self.receiver.on_signed.append(self.signatures.add)
         self.watchtower: Watchtower | None = None
         if self.mode.stakes and config.watchtower:
@@ -63,6 +67,7 @@ class ChainFollower:
                                          self.address)
             self.receiver.on_seen.append(self.watchtower.observe)
         self.l1_head: L1Block | None = None
+        self.stalls = Stalls()  # why a loop cannot progress (rollup_syncStatus.stalled)
         self.ready = asyncio.Event()
         self.after_l1_step: list[Callable[[], None]] = []
         self.on_caught_up: list[Callable[[], None]] = []
@@ -100,9 +105,11 @@ class ChainFollower:
                     self.ready.set()
                     log.info("node %s caught up with L1 at block %d (chain %d)", self.config.name,
                              self.l1_head.number, self.chain_id)
+                self.stalls.progressed("l1")
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # L1 down or a bug: keep serving, retry
+            except Exception as exc:  # L1 down or a bug: keep serving, retry, and say why in syncStatus
+                self.stalls.failed("l1", exc)
                 log.warning("L1 loop (chain %d): %s", self.chain_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
                 more = False
             if not more:
@@ -132,6 +139,11 @@ class ChainFollower:
         if "error" in reply:
             raise RpcError(reply["error"].get("code", SERVER_ERROR), reply["error"].get("message", "rejected"))
         return bytes.fromhex(reply["result"][2:])
+
+    @property
+    def is_ready(self) -> bool:
+        """Caught up with L1 once, and still reading it: with the L1 dead a node is not ready."""
+        return self.ready.is_set() and self.stalls.stalled_for("l1") < L1_DOWN_AFTER_SECONDS
 
     # ----- what the RPC shows -----
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None:
@@ -173,5 +185,6 @@ class ChainFollower:
             ],
             "reorgs": self.state.reorg_count,
             "watchtower": self.watchtower.evidence[-20:] if self.watchtower is not None else None,
-            "ready": self.ready.is_set(),
+            "ready": self.is_ready,
+            "stalled": self.stalls.to_json(),
         }

@@ -82,6 +82,8 @@ class GossipReceiver:
         self.view: Callable[[], LeaderView | None] = lambda: None
         self.on_seen: list[Callable[[SignedBlock, str], None]] = []  # every validly signed block (watchtower)
         self.on_signed: list[Callable[[SignedBlock, str], None]] = []  # every block adopted, with its signer
+        # where a validator serves its blocks (from configuration): the only URLs gossip ever fetches
+        self.peer_url: Callable[[str], str | None] = lambda address: None
         self.accepted = 0
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
@@ -91,23 +93,34 @@ class GossipReceiver:
             block = SignedBlock.from_json(message["block"])
         except (KeyError, TypeError, ValueError) as exc:
             raise GossipRejected(f"malformed gossip message: {exc}") from exc
+        # Signature first: a forged message costs one ECDSA recovery and never makes us fetch anything.
+        # Missing parents come from the signer's configured URL, never from a URL the message names.
+        signer = self._check_signer(block)
         async with self._lock:
-            source = message.get("from") if isinstance(message.get("from"), str) else None
+            source = self.peer_url(signer)
             if source is not None and not self.state.executor.is_canonical(block.parent_hash):
                 await self._sync_from(source, block)
             return self._accept(block)
+
+    def _check_signer(self, block: SignedBlock, own: bool = False) -> str:
+        if block.chain_id != self.chain_id:
+            raise GossipRejected(f"block for chain {block.chain_id}")
+        try:
+            signer = block.signer(self.domain)
+        except Exception as exc:  # a malformed signature
+            raise GossipRejected(f"block {block.number}: bad signature: {exc}") from exc
+        view = self.view()
+        if not own and (view is None or not view.may_sign(signer)):
+            raise GossipRejected(f"block {block.number} signed by {signer}, who may not sequence")
+        return signer
 
     def accept_own(self, block: SignedBlock) -> str:
         """Adopt one of our own signed blocks (journal replay after a restart) as if gossiped."""
         return self._accept(block, own=True)
 
     def _accept(self, block: SignedBlock, own: bool = False) -> str:
-        if block.chain_id != self.chain_id:
-            raise GossipRejected(f"block for chain {block.chain_id}")
-        signer = block.signer(self.domain)
+        signer = self._check_signer(block, own)
         view = self.view()
-        if not own and (view is None or not view.may_sign(signer)):
-            raise GossipRejected(f"block {block.number} signed by {signer}, who may not sequence")
         for listener in self.on_seen:
             listener(block, signer)
         executor = self.state.executor
@@ -120,6 +133,8 @@ class GossipReceiver:
         parent = executor.header_by_hash(block.parent_hash)
         if parent is None or not executor.is_canonical(block.parent_hash):
             raise GossipRejected(f"block {block.number}: unknown parent")
+        if parent.block_number + 1 != block.number:
+            raise GossipRejected(f"block claims number {block.number} but extends block {parent.block_number}")
         replaces = block.number <= self.state.unsafe_number
         if replaces and (own or view is None or not view.leads(signer)):
             raise GossipRejected(f"block {block.number} competes with ours and {signer} is not the leader")

@@ -6,7 +6,7 @@ from typing import Any
 
 from eth_utils import is_address, to_checksum_address
 
-from toolkit.l2.calls import AccountOverride, Authorization, CallRequest, StateOverrides
+from toolkit.l2.calls import RPC_GAS_CAP, AccountOverride, Authorization, CallRequest, StateOverrides
 from toolkit.rpc.errors import invalid_params
 
 
@@ -69,7 +69,8 @@ def call_object(value: Any) -> CallRequest:
     return CallRequest(
         sender=address(value["from"], "from") if value.get("from") else None,
         to=address(value["to"], "to") if value.get("to") else None,
-        gas=quantity(value["gas"], "gas") if value.get("gas") is not None else None,
+        # geth's --rpc.gascap: a call burns at most RPC_GAS_CAP whatever it asks
+        gas=min(quantity(value["gas"], "gas"), RPC_GAS_CAP) if value.get("gas") is not None else None,
         value=quantity(value["value"], "value") if value.get("value") is not None else 0,
         data=hex_bytes(payload, "input") if payload else b"",
         access_list=_access_list(access_list) if access_list is not None else None,

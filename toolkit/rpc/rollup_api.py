@@ -46,6 +46,11 @@ class RollupApi:
             "rollup_sequencer": self.rollup_sequencer,
             "rollup_forcedQueue": self.rollup_forcedQueue,
             "rollup_getBlockSignature": self.rollup_getBlockSignature,
+        }
+
+    def admin_methods(self) -> dict[str, Handler]:
+        """Test controls: served only on the node's own admin endpoint (POST /admin) when enabled."""
+        return {
             "devnet_setCensored": self.devnet_setCensored,
             "devnet_setIgnoreForced": self.devnet_setIgnoreForced,
             "devnet_equivocate": self.devnet_equivocate,

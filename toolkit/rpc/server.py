@@ -10,11 +10,13 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from toolkit.bounded_json import JsonTooDeep, loads_bounded
 from toolkit.rpc.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[list[Any]], Awaitable[Any]]
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH_REQUESTS = 1000
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 
 
 class Subscription:
@@ -51,9 +54,9 @@ class JsonRpcServer:
         self.subscriptions = subscriptions
         self._subscription_ids = itertools.count(1)
 
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/", self._handle_http)
-        app.router.add_get("/", self._handle_ws)
+    def add_routes(self, app: web.Application, path: str = "/") -> None:
+        app.router.add_post(path, self._handle_http)
+        app.router.add_get(path, self._handle_ws)
 
     # ----- transports -----
     async def _handle_http(self, request: web.Request) -> web.Response:
@@ -90,14 +93,17 @@ class JsonRpcServer:
     # ----- protocol -----
     async def handle_text(self, body: bytes, connection: _WsConnection | None) -> Any:
         try:
-            payload = json.loads(body)
+            payload = loads_bounded(body)  # json.loads could overflow the C stack and kill the process
+        except JsonTooDeep as exc:
+            return _error_reply(None, RpcError(INVALID_REQUEST, f"invalid request: {exc}"))
         except (ValueError, UnicodeDecodeError):
             return _error_reply(None, RpcError(PARSE_ERROR, "parse error: body is not valid JSON"))
         if isinstance(payload, list):
             if not payload:
                 return _error_reply(None, RpcError(INVALID_REQUEST, "empty batch"))
             if len(payload) > MAX_BATCH_REQUESTS:
-                return _error_reply(None, RpcError(LIMIT_EXCEEDED, f"batch larger than {MAX_BATCH_REQUESTS}"))
+                return _error_reply(None, RpcError(LIMIT_EXCEEDED, f"batch too large: {len(payload)} requests, "
+                                                                    f"limit {MAX_BATCH_REQUESTS}"))
             replies = [await self._handle_one(item, connection) for item in payload]
             replies = [reply for reply in replies if reply is not None]
             return replies or None
@@ -108,6 +114,8 @@ class JsonRpcServer:
             return _error_reply(None, RpcError(INVALID_REQUEST, "invalid request"))
         request_id = request.get("id")
         is_notification = "id" not in request
+        if not _valid_id(request_id):
+            return _error_reply(None, RpcError(INVALID_REQUEST, "invalid request: id must be a string, number or null"))
         method = request["method"]
         params = request.get("params", [])
         if params is None:
@@ -130,6 +138,9 @@ class JsonRpcServer:
             if connection is None or self.subscriptions is None:
                 raise RpcError(METHOD_NOT_FOUND, "notifications not supported: use a WebSocket connection")
             if method == "eth_subscribe":
+                if len(connection.subscriptions) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+                    raise RpcError(LIMIT_EXCEEDED, f"too many subscriptions on this connection: limit "
+                                                   f"{MAX_SUBSCRIPTIONS_PER_CONNECTION}")
                 subscription = self.subscriptions(params)
                 subscription_id = hex(next(self._subscription_ids) * 0x1000003 + id(connection) % 0xFFFF)
                 connection.subscribe(subscription_id, subscription)
@@ -188,6 +199,15 @@ class _WsConnection:
             subscription.stop()
         self.subscriptions.clear()
         self._writer.cancel()
+
+
+def _valid_id(request_id: Any) -> bool:
+    """JSON-RPC 2.0 ids: a string, a finite number or null (what the reply can echo as valid JSON)."""
+    if request_id is None or isinstance(request_id, str):
+        return True
+    if isinstance(request_id, bool) or not isinstance(request_id, int | float):
+        return False
+    return not isinstance(request_id, float) or math.isfinite(request_id)
 
 
 def _error_reply(request_id: Any, error: RpcError) -> dict[str, Any]:

@@ -37,9 +37,14 @@ def sign_digest(private_key: str, digest: bytes) -> tuple[str, bytes]:
 def check_batch_matches_chain(
     executor: L2Executor, chain_id: int, first: int, last: int, forced_end: int, data: bytes
 ) -> None:
-    """Raise AttestationRefused unless the batch holds exactly our canonical blocks first..last."""
+    """Raise AttestationRefused unless the batch holds exactly our canonical blocks first..last.
+
+    Our own blocks bound what an honest batch can inflate to, so a small body that inflates far
+    is refused after inflating at most that much (never megabytes on the leader's say-so)."""
+    if not 1 <= first <= last or executor.canonical_hash(last) is None:
+        raise AttestationRefused(f"we do not hold blocks {first}..{last}")
     try:
-        batch = decode_batch(data)
+        batch = decode_batch(data, max_payload=_payload_bound(executor, first, last))
     except BatchDecodeError as exc:
         raise AttestationRefused(f"batch does not decode: {exc}") from exc
     if batch.chain_id != chain_id or (batch.first_block_number, batch.last_block_number) != (first, last):
@@ -58,6 +63,16 @@ def check_batch_matches_chain(
             raise AttestationRefused(f"block {first + offset} holds other transactions than ours")
     if batch.blocks[-1].forced_end != forced_end:
         raise AttestationRefused("forcedEnd does not match the last block")
+
+
+def _payload_bound(executor: L2Executor, first: int, last: int) -> int:
+    """More than the RLP payload of our blocks first..last can take (headers, lengths, transactions)."""
+    size = 256
+    for number in range(first, last + 1):
+        block_hash = executor.canonical_hash(number)
+        assert block_hash is not None
+        size += 64 + sum(len(raw) + 8 for raw in executor.raw_transactions(block_hash))
+    return size
 
 
 async def collect_attestations(

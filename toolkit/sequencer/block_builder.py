@@ -65,7 +65,7 @@ class BlockBuilder:
             if self._is_censored(entry.raw) and entry.deadline > origin + CENSOR_MARGIN:
                 break
             end += 1
-        return end
+        return self.queue.fitting_end(start, end, self.state.executor.config.gas_limit, self.chain_id)
 
     def _is_censored(self, raw: bytes) -> bool:
         if not self.pool.censored:

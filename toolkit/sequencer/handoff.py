@@ -68,7 +68,7 @@ YIELD_EVERY = 100  # receiver: let the event loop run between this many pool add
 
 HELD, KNOWN, INCLUDED, REJECTED = "held", "known", "included", "rejected"
 CONFIRMED = frozenset({HELD, KNOWN, INCLUDED})
-TRANSIENT_REFUSALS = ("txpool is full",)  # the receiver may take it later: keep and retry
+TRANSIENT_REFUSALS = ("txpool is full", "transaction underpriced")  # the receiver may take it later: keep and retry
 
 SessionFactory = Callable[[], aiohttp.ClientSession]
 

@@ -156,9 +156,13 @@ class SequencerRole:
                 built = await self._build_one()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 log.exception("building a block failed")
+                self.follower.stalls.failed("build", exc)
                 built = False
+            else:
+                if built:
+                    self.follower.stalls.progressed("build")
             if not built:
                 await asyncio.sleep(self.config.block_time or self.config.l1_poll_seconds)
             elif self.config.block_time == 0 and self.pool.executable():
@@ -244,10 +248,12 @@ class SequencerRole:
             try:
                 if self.leadership.is_leader:
                     await self.batcher.post_due()
+                self.follower.stalls.progressed("batch")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.batcher.last_error = str(exc)
+                self.follower.stalls.failed("batch", exc)
                 log.warning("batch loop: %s", exc)
             await asyncio.sleep(BATCH_POLL_SECONDS)
 
