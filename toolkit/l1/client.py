@@ -134,6 +134,14 @@ class L1Client:
         self._hash_cache[number] = block
         return block
 
+    async def canonical_hash(self, number: int) -> bytes | None:
+        """The hash L1 has at `number` now (never cached: this is how a reorg is noticed), None if none."""
+        raw = await self.w3.provider.make_request("eth_getBlockByNumber", [hex(number), False])
+        if "error" in raw:
+            raise RuntimeError(f"eth_getBlockByNumber({number}): {raw['error']}")
+        block = raw.get("result")
+        return bytes.fromhex(block["hash"][2:]) if block else None
+
     def forget_from(self, number: int) -> None:
         """Drop cached L1 blocks at or above `number` (after an L1 reorg)."""
         for cached in [n for n in self._hash_cache if n >= number]:
