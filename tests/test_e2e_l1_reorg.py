@@ -1,14 +1,12 @@
 """L1 reorgs against a real devnet: Anvil rolled back and re-mined (hashes checked), real node processes.
 
-One devnet for the module. Each proof lines up what the reorg orphans while L1 is paused, reorgs
+The session's devnet (tests/conftest.py): L1 is back to mining when each proof ends. Each proof lines up what the reorg orphans while L1 is paused, reorgs
 it (depth 1, 3, 10), then checks: the L1 hashes changed, the safe head moved back and forward, every
 node ends with identical L2 blocks, and every transaction the gateway accepted is in a block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,21 +16,16 @@ from web3 import HTTPProvider, Web3
 from devnet.network import Devnet
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
-from toolkit.testing import fast_config, raw_receipt, safe_number, wait_for
+from toolkit.testing import raw_receipt, safe_number, wait_for
 from toolkit.testing.l1_reorg import L1Reorg, head_number, l1_rpc, mine, paused_l1, reorg_l1
 
 ACCOUNTS = dev_accounts(6)
 DEADLINE = 90.0
 
 
-@pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    devnet = Devnet(fast_config(tmp_path_factory.mktemp("reorg")))
-    devnet.up()
-    try:
-        yield devnet
-    finally:
-        devnet.down()
+@pytest.fixture
+def network(devnet: Devnet) -> Devnet:
+    return devnet
 
 
 def nodes(network: Devnet) -> list[Web3]:
@@ -98,7 +91,7 @@ def line_up_batch(network: Devnet, sender: int) -> tuple[list[str], int]:
     while True:  # batch after batch (each waits in the pool for the block we mine) until they are safe
         wait_for(lambda: pending_batch(network), DEADLINE, "the batcher's postBatch in the L1 pool")
         batch_block = mine(l1, 1)
-        wait_for(lambda: status(verifier)["derivedL1"] >= batch_block, DEADLINE, "the verifier to read the batch")
+        wait_for(lambda b=batch_block: status(verifier)["derivedL1"] >= b, DEADLINE, "the verifier to read the batch")
         if safe_number(verifier) >= last:
             return accepted, batch_block
 
@@ -123,8 +116,9 @@ def test_depth_3_reorg_drops_a_forced_entry(network: Devnet) -> None:
     l1 = network.state["l1"]["rpc"]
     accepted = send_transfers(network, 2, 2)
     forced_sender = ACCOUNTS[3]
+    nonce = Web3(HTTPProvider(network.gateway_url)).eth.get_transaction_count(forced_sender.address, "pending")
     raw = bytes(Account.sign_transaction(
-        {"type": 2, "chainId": 901, "nonce": 0, "to": ACCOUNTS[0].address, "value": 4242, "gas": 21_000,
+        {"type": 2, "chainId": 901, "nonce": nonce, "to": ACCOUNTS[0].address, "value": 4242, "gas": 21_000,
          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}, forced_sender.private_key).raw_transaction)
     inbox = network.state["contracts"]["Inbox"]
     handle = force_include(l1, inbox, 901, raw, ACCOUNTS[4].private_key)
@@ -138,17 +132,13 @@ def test_depth_3_reorg_drops_a_forced_entry(network: Devnet) -> None:
         reorg = reorg_l1(l1, depth)
     assert handle.l1_tx_hash in reorg.dropped
     assert all(reorg.replaced[n] != reorg.orphaned[n] for n in reorg.orphaned)
-    t0 = __import__("time").monotonic()
     wait_for(lambda: settled(network, accepted, reorg), DEADLINE, "every node to settle after the reorg")
-    print("settle", __import__("time").monotonic() - t0)
     for w3 in nodes(network):
         assert raw_receipt(w3, handle.tx_hash) is None  # the entry vanished with its L1 block
         assert all(entry["txHash"] != handle.tx_hash for entry in w3.provider.make_request(
             "rollup_forcedQueue", [])["result"])
     # queued again on the new branch (as its sender's wallet would), it lands, also derived from L1
-    print("checks", __import__("time").monotonic() - t0)
     again = force_include(l1, inbox, 901, raw, ACCOUNTS[4].private_key)
-    print("forced", __import__("time").monotonic() - t0)
     assert again.index == handle.index
     receipt = again.wait_included(network.gateway_url, safe=True, timeout=DEADLINE)
     assert receipt["status"] in (1, "0x1")
