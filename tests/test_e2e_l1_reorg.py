@@ -16,7 +16,7 @@ from web3 import HTTPProvider, Web3
 from devnet.network import Devnet
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
-from toolkit.testing import raw_receipt, safe_number, wait_for
+from toolkit.testing import SubscriptionCollector, raw_receipt, safe_number, wait_for, wait_for_event
 from toolkit.testing.l1_reorg import L1Reorg, head_number, l1_rpc, mine, paused_l1, reorg_l1
 
 ACCOUNTS = dev_accounts(6)
@@ -123,16 +123,23 @@ def test_depth_3_reorg_drops_a_forced_entry(network: Devnet) -> None:
     inbox = network.state["contracts"]["Inbox"]
     handle = force_include(l1, inbox, 901, raw, ACCOUNTS[4].private_key)
     sequencer = Web3(HTTPProvider(network.node_url("sequencer-0")))
-    with paused_l1(l1):
-        wait_for(lambda: raw_receipt(sequencer, handle.tx_hash), DEADLINE, "the leader to include the forced entry")
-        if head_number(l1) - handle.l1_block + 1 < 3:
-            mine(l1, 3 - (head_number(l1) - handle.l1_block + 1))
-        depth = head_number(l1) - handle.l1_block + 1
-        assert depth >= 3
-        reorg = reorg_l1(l1, depth)
-    assert handle.l1_tx_hash in reorg.dropped
-    assert all(reorg.replaced[n] != reorg.orphaned[n] for n in reorg.orphaned)
-    wait_for(lambda: settled(network, accepted, reorg), DEADLINE, "every node to settle after the reorg")
+    heads = SubscriptionCollector(network.gateway_url.replace("http://", "ws://"), "newHeads")
+    with heads:
+        with paused_l1(l1):
+            included = wait_for(lambda: raw_receipt(sequencer, handle.tx_hash), DEADLINE,
+                                "the leader to include the forced entry")
+            if head_number(l1) - handle.l1_block + 1 < 3:
+                mine(l1, 3 - (head_number(l1) - handle.l1_block + 1))
+            depth = head_number(l1) - handle.l1_block + 1
+            assert depth >= 3
+            reorg = reorg_l1(l1, depth)
+        assert handle.l1_tx_hash in reorg.dropped
+        assert all(reorg.replaced[n] != reorg.orphaned[n] for n in reorg.orphaned)
+        wait_for(lambda: settled(network, accepted, reorg), DEADLINE, "every node to settle after the reorg")
+        # a newHeads subscriber on the gateway saw the height of the dropped block again, with another block
+        number, dropped_hash = int(included["blockNumber"], 16), included["blockHash"]
+        wait_for_event(heads, lambda head: int(head["number"], 16) == number and head["hash"] != dropped_hash,
+                       timeout=DEADLINE, what=f"a replacement head at L2 block {number}")
     for w3 in nodes(network):
         assert raw_receipt(w3, handle.tx_hash) is None  # the entry vanished with its L1 block
         assert all(entry["txHash"] != handle.tx_hash for entry in w3.provider.make_request(
