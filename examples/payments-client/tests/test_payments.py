@@ -1,0 +1,63 @@
+"""The payments client against a real devnet, through the devnet's pytest plugin and scenario API only."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from eth_account import Account
+from payments_client import PaymentsClient
+from web3 import Web3
+
+AMOUNT = 12_345
+
+
+@pytest.fixture
+def merchant() -> str:
+    return Account.create().address  # a fresh address per test: its balance is what we paid it
+
+
+def wait_blocks(l2: Web3, count: int, timeout: float = 60.0) -> None:
+    target = l2.eth.block_number + count
+    deadline = time.monotonic() + timeout
+    while l2.eth.block_number < target:
+        assert time.monotonic() < deadline, f"no L2 block {target} within {timeout}s"
+        time.sleep(0.1)
+
+
+def test_a_payment_reaches_safe_and_is_paid_once(devnet, l2, accounts, scenario, merchant) -> None:
+    client = PaymentsClient(devnet.state["chains"][0]["rpc"], accounts[6].key.hex())
+    payment = client.pay("order-1", merchant, AMOUNT)
+    assert client.pay("order-1", merchant, AMOUNT) is payment  # asking twice pays once
+    receipt = client.settle("order-1", "safe")
+    assert receipt["status"] == 1
+    assert scenario.wait_for("safe", payment.tx_hash)["blockHash"] == receipt["blockHash"].to_0x_hex()
+    assert l2.eth.get_balance(merchant) == AMOUNT
+
+
+def test_a_censored_payment_is_forced_through_l1(devnet, l2, accounts, scenario, merchant) -> None:
+    payer = accounts[7]
+    client = PaymentsClient(devnet.state["chains"][0]["rpc"], payer.key.hex())
+    scenario.censor(payer.address)
+    try:
+        payment = client.pay("order-2", merchant, AMOUNT)
+        wait_blocks(l2, 2)
+        assert client.level("order-2") is None  # the sequencer leaves it out
+        forced = scenario.force_include(payment.raw)
+        scenario.advance_l1(9)  # a censoring sequencer lets it in only near its deadline
+        assert forced.wait_included(safe=True)["transactionHash"] == payment.tx_hash
+    finally:
+        scenario.uncensor()
+    assert client.settle("order-2", "safe")["status"] == 1
+    assert l2.eth.get_balance(merchant) == AMOUNT  # through L1 and the mempool, paid once
+
+
+def test_a_safe_payment_survives_an_l1_reorg(devnet, l2, accounts, scenario, merchant) -> None:
+    client = PaymentsClient(devnet.state["chains"][0]["rpc"], accounts[8].key.hex())
+    payment = client.pay("order-3", merchant, AMOUNT)
+    client.settle("order-3", "safe")
+    reorg = scenario.reorg_l1(3)
+    assert all(reorg.replaced[n] != reorg.orphaned[n] for n in reorg.orphaned)  # L1 really changed
+    receipt = client.settle("order-3", "safe")
+    assert receipt["status"] == 1 and receipt["transactionHash"].to_0x_hex() == payment.tx_hash
+    assert l2.eth.get_balance(merchant) == AMOUNT
