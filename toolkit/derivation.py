@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_L1_RANGE = 500
 FORCE_GRACE_L1_BLOCKS = 3
+MAX_REFINE_BLOCKS = 256  # L2 blocks whose L1 origins are checked to narrow down an L1 fork point
 
 
 class BatchInvalid(Exception):
@@ -82,7 +83,7 @@ class Derivation:
         head = await self.l1.head()
         fork = await self.traversal.fork_point(self.l1)
         if fork is not None:
-            await self.reset_to(max(fork, self.start_l1_block - 1))
+            await self.reset_to(max(await self._refine_fork_point(fork), self.start_l1_block - 1))
             return True
         await self.drop_orphaned_unsafe()
         if head.number <= self.l1_cursor:
@@ -105,6 +106,23 @@ class Derivation:
         self.traversal.record(self.latest_l1)
         self.state.update_finalized(await self.l1.finalized_number())
         return last < head.number
+
+    async def _refine_fork_point(self, fork_point: int) -> int:
+        """The traversal records one L1 block per step; the L2 blocks' L1 origins are records too. The
+        newest origin L1 still has is also below the fork (a hash commits to its ancestors)."""
+        checked: dict[int, bool] = {}
+        for number in range(self.state.unsafe_number, max(0, self.state.unsafe_number - MAX_REFINE_BLOCKS), -1):
+            attributes = BlockAttributes.from_header(self.executor.header_by_number(number))
+            origin = attributes.l1_origin_number
+            if origin <= fork_point:
+                break
+            if origin > self.l1_cursor:
+                continue
+            if origin not in checked:
+                checked[origin] = await self.l1.canonical_hash(origin) == attributes.l1_origin_hash
+            if checked[origin]:
+                return origin
+        return fork_point
 
     async def reset_to(self, fork_point: int) -> None:
         """L1 blocks above `fork_point` were orphaned: forget what derivation took from them."""
