@@ -23,4 +23,4 @@ def test_example_payments_client_passes_with_the_plugin(devnet: Devnet) -> None:
         cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=400,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "2 passed" in result.stdout, result.stdout[-2000:]
+    assert "3 passed" in result.stdout, result.stdout[-2000:]

@@ -77,6 +77,7 @@ class Derivation:
         self.l1_reorgs = 0
         self.last_l1_reorg: dict[str, int] | None = None
         self.on_l1_reorg: list[Callable[[int], None]] = []  # called with the fork point
+        self._origins_checked: tuple[int, bytes] | None = None  # highest unsafe block whose origin is checked
 
     async def step(self) -> bool:
         """Process new L1 blocks; returns True when there may be more to do right away."""
@@ -127,6 +128,7 @@ class Derivation:
     async def reset_to(self, fork_point: int) -> None:
         """L1 blocks above `fork_point` were orphaned: forget what derivation took from them."""
         previous_cursor, previous_safe = self.l1_cursor, self.state.safe_number
+        self._origins_checked = None
         self.l1.forget_from(fork_point + 1)
         self.traversal.forget_above(fork_point)
         self.queue.truncate_from_l1_block(fork_point + 1)
@@ -157,12 +159,21 @@ class Derivation:
         return None
 
     async def drop_orphaned_unsafe(self) -> None:
-        """Unsafe blocks whose L1 origin L1 no longer has (they arrived after the reset) are dropped."""
-        for number in range(self.state.safe_number + 1, self.state.unsafe_number + 1):
-            attributes = BlockAttributes.from_header(self.executor.header_by_number(number))
+        """Unsafe blocks whose L1 origin L1 no longer has (they arrived after the reset) are dropped.
+        Blocks checked at an earlier step are not checked again until an L1 reorg or an L2 reorg."""
+        first = self.state.safe_number + 1
+        if self._origins_checked is not None:
+            number, block_hash = self._origins_checked
+            if self.executor.canonical_hash(number) == block_hash:
+                first = max(first, number + 1)
+        for number in range(first, self.state.unsafe_number + 1):
+            header = self.executor.header_by_number(number)
+            attributes = BlockAttributes.from_header(header)
             if await self.origin_orphaned(attributes):
                 self._drop_unsafe_from(number)
                 return
+            if attributes.l1_origin_number <= self.l1_cursor:
+                self._origins_checked = (number, bytes(header.hash))
 
     async def origin_orphaned(self, attributes: BlockAttributes, unread_counts: bool = False) -> bool:
         """Whether a block's L1 origin is off the L1 chain derivation follows. An origin past what

@@ -74,6 +74,7 @@ class SequencerRole:
         follower.on_caught_up.append(self._replay_own_blocks)
         self._tx_arrived = asyncio.Event()
         self._refused_height = -1
+        self.batching = True  # test control: false holds batches back
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- lifecycle -----
@@ -252,7 +253,7 @@ class SequencerRole:
         await self.follower.ready.wait()
         while True:
             try:
-                if self.leadership.is_leader:
+                if self.leadership.is_leader and self.batching:
                     await self.batcher.post_due()
             except asyncio.CancelledError:
                 raise
@@ -285,6 +286,12 @@ class SequencerRole:
         self.pool.censored = {to_checksum_address(a) for a in addresses}
         return sorted(self.pool.censored)
 
+    def set_batching(self, enabled: bool) -> bool:
+        """Hold batches back (false) or post them again (true): unsafe blocks that never reach L1."""
+        self.batching = enabled
+        log.warning("batch posting %s (test control)", "resumed" if enabled else "paused")
+        return enabled
+
     def set_ignore_forced(self, enabled: bool) -> bool:
         self.builder.ignore_forced = enabled
         return enabled
@@ -313,6 +320,7 @@ class SequencerRole:
             "mempool": len(self.pool),
             "censored": sorted(self.pool.censored),
             "ignoreForced": self.builder.ignore_forced,
+            "batching": self.batching,
             "leading": self.leadership.is_leader,
             "handoff": self.handoff.describe(),
             "signedHeights": len(self.guard.signed_above(self.chain_id, self.state.safe_number)),

@@ -4,6 +4,8 @@ causes and returning what a client saw. Synchronous (for tests); never sleeps a 
     scenario = Scenario(devnet)                       # a Devnet (owned) or an AttachedDevnet (state file)
     reorg = scenario.reorg_l1(3)                      # L1Reorg: orphaned / replaced hashes, dropped txs
     scenario.censor(address); scenario.uncensor()
+    scenario.pause_batches(); scenario.resume_batches()   # unsafe blocks held back from L1, then posted
+    scenario.handoff(); scenario.equivocate()         # modes that rotate / stake
     forced = scenario.force_include(raw_tx)           # queued on L1; forced.wait_included(safe=True)
     receipt = scenario.wait_for("safe", tx_hash)      # unsafe | safe | finalized
     scenario.advance_l1(n); scenario.advance_epochs(1)
@@ -23,11 +25,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from toolkit.force_include import ForcedTx, force_include
+from toolkit.modes import mode_named
 from toolkit.testing.l1_reorg import L1Reorg, head_number, mine, reorg_l1
 from toolkit.testing.waits import wait_for
 
 LEVELS = ("unsafe", "safe", "finalized")
 DEFAULT_TIMEOUT = 90.0
+MAX_HANDOFF_EPOCHS = 8
 
 
 class ScenarioError(RuntimeError):
@@ -189,6 +193,43 @@ class Scenario:
 
     def uncensor(self) -> None:
         self.censor()
+
+    def pause_batches(self) -> None:
+        """Every sequencer holds its batches back: new blocks stay unsafe."""
+        for name in self.sequencers:
+            rpc(self.nodes[name], "devnet_setBatching", [False])
+
+    def resume_batches(self) -> int:
+        """Batches flow again; returns the L2 block that was the unsafe head, once the gateway has it safe."""
+        unsafe = int(rpc(self.gateway, "eth_blockNumber"), 16)
+        for name in self.sequencers:
+            rpc(self.nodes[name], "devnet_setBatching", [True])
+        wait_for(lambda: int(rpc(self.gateway, "eth_getBlockByNumber", ["safe", False])["number"], 16) >= unsafe,
+                 self.timeout, f"L2 block {unsafe} to become safe")
+        return unsafe
+
+    def equivocate(self, name: str | None = None) -> dict[str, Any]:
+        """The node `name` (default: the leader) signs a second block at its head's height; returns both."""
+        return dict(rpc(self.nodes[name or self.leader()], "devnet_equivocate"))
+
+    def handoff(self) -> dict[str, Any]:
+        """Mine L1 to the next epoch and wait until the gateway names another leader: {previous, next,
+        l1Block}. Modes with one sequencer have no handoff (ScenarioError)."""
+        if not mode_named(str(self.devnet.state["mode"])).rotates:
+            raise ScenarioError(f"mode {self.devnet.state['mode']} has one sequencer: there is no handoff")
+        previous = rpc(self.gateway, "rollup_sequencer")["sequencer"]
+
+        def changed() -> str | None:
+            leader = rpc(self.gateway, "rollup_sequencer")["sequencer"]
+            return leader if leader and leader.lower() != (previous or "").lower() else None
+
+        for _ in range(MAX_HANDOFF_EPOCHS):  # a stake-weighted draw may name the same leader again
+            l1_block = self.advance_epochs(1)
+            try:
+                return {"previous": previous, "next": wait_for(changed, 10.0, "another leader"), "l1Block": l1_block}
+            except AssertionError:
+                continue
+        raise ScenarioError(f"the leader stayed {previous} for {MAX_HANDOFF_EPOCHS} epochs")
 
     # ----- processes (a devnet this session owns) -----
     def crash_sequencer(self, name: str | None = None) -> str:

@@ -53,3 +53,19 @@ def test_a_safe_payment_survives_an_l1_reorg(devnet, l2, accounts, scenario, mer
     receipt = client.settle("order-3", "safe")
     assert receipt["status"] == 1 and receipt["transactionHash"].to_0x_hex() == payment.tx_hash
     assert l2.eth.get_balance(merchant) == AMOUNT
+
+
+def test_a_payment_whose_blocks_are_held_back_from_l1_stays_unsafe_until_batches_resume(
+    devnet, l2, accounts, scenario, merchant
+) -> None:
+    client = PaymentsClient(devnet.state["chains"][0]["rpc"], accounts[5].key.hex())
+    scenario.pause_batches()
+    try:
+        client.pay("order-4", merchant, AMOUNT)
+        client.settle("order-4", "unsafe")
+        scenario.advance_l1(2)  # L1 moves on, no batch carries the payment's block
+        assert client.level("order-4") == "unsafe"
+    finally:
+        scenario.resume_batches()
+    assert client.settle("order-4", "safe")["status"] == 1
+    assert l2.eth.get_balance(merchant) == AMOUNT
