@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 import time
 
 import pytest
@@ -9,12 +12,44 @@ from eth_account import Account
 from payments_client import PaymentsClient
 from web3 import Web3
 
+from toolkit.client import ChainWatcher, ClientEvent
+
 AMOUNT = 12_345
 
 
 @pytest.fixture
 def merchant() -> str:
     return Account.create().address  # a fresh address per test: its balance is what we paid it
+
+
+class Watching:
+    """toolkit.client.ChainWatcher run in a thread, collecting what it reports about one transaction."""
+
+    def __init__(self, url: str, tx_hash: str) -> None:
+        self.watcher = ChainWatcher(url)
+        self.watcher.track(tx_hash)
+        self.events: list[ClientEvent] = []
+        self._started = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread.start()
+
+    async def _run(self) -> None:
+        self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        self._started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            async for event in self.watcher.events():
+                self.events.append(event)
+
+    def levels(self) -> list[str]:
+        return [e.data["level"] for e in self.events if e.kind == "confirmation"]
+
+    def stop(self) -> None:
+        assert self._started.wait(10), "the watcher thread did not start"
+        assert self._loop is not None and self._task is not None
+        self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(10)
 
 
 def wait_blocks(l2: Web3, count: int, timeout: float = 60.0) -> None:
@@ -61,11 +96,20 @@ def test_a_payment_whose_blocks_are_held_back_from_l1_stays_unsafe_until_batches
     client = PaymentsClient(devnet.state["chains"][0]["rpc"], accounts[5].key.hex())
     scenario.pause_batches()
     try:
-        client.pay("order-4", merchant, AMOUNT)
+        payment = client.pay("order-4", merchant, AMOUNT)
+        watching = Watching(devnet.state["chains"][0]["rpc"], payment.tx_hash)
         client.settle("order-4", "unsafe")
         scenario.advance_l1(2)  # L1 moves on, no batch carries the payment's block
         assert client.level("order-4") == "unsafe"
     finally:
         scenario.resume_batches()
-    assert client.settle("order-4", "safe")["status"] == 1
+    try:
+        assert client.settle("order-4", "safe")["status"] == 1
+        deadline = time.monotonic() + 30
+        while "safe" not in watching.levels():
+            assert time.monotonic() < deadline, f"the watcher reported {watching.events}"
+            time.sleep(0.1)
+        assert watching.levels()[:2] == ["unsafe", "safe"]  # the client helper saw both, in order
+    finally:
+        watching.stop()
     assert l2.eth.get_balance(merchant) == AMOUNT
