@@ -46,11 +46,14 @@ def test_traversal_finds_the_highest_recorded_block_l1_still_has() -> None:
     for number in (1, 3, 5, 6):
         traversal.record(l1.blocks[number])
     assert asyncio.run(traversal.fork_point(l1)) is None
+    assert asyncio.run(traversal.fork_point(l1, l1.mine())) is None  # the head's parent hash is enough
+    l1.blocks.pop()
     l1.reorg(2)  # blocks 5 and 6 replaced
     assert l1.blocks[5].hash != traversal.recorded(5)
-    assert asyncio.run(traversal.fork_point(l1)) == 3  # 4 is not recorded: a safe lower bound
+    assert asyncio.run(traversal.fork_point(l1, l1.blocks[6])) == 3  # 4 is not recorded: a safe lower bound
+    assert asyncio.run(traversal.fork_point(l1, l1.mine())) == 3  # a child of the new branch: parent differs
     traversal.record(L1Block(0, b"\x01" * 32, 0))
-    l1.reorg(6)  # everything but genesis, and genesis recorded with another hash
+    l1.reorg(7)  # everything but genesis, and genesis recorded with another hash
     assert asyncio.run(traversal.fork_point(l1)) == -1
 
 

@@ -82,7 +82,7 @@ class Derivation:
     async def step(self) -> bool:
         """Process new L1 blocks; returns True when there may be more to do right away."""
         head = await self.l1.head()
-        fork = await self.traversal.fork_point(self.l1)
+        fork = await self.traversal.fork_point(self.l1, head)
         if fork is not None:
             await self.reset_to(max(await self._refine_fork_point(fork), self.start_l1_block - 1))
             return True

@@ -148,7 +148,7 @@ class Gateway:
         while True:
             try:
                 head = await self.l1.head()
-                fork = await self.traversal.fork_point(self.l1)
+                fork = await self.traversal.fork_point(self.l1, head)
                 if fork is not None:  # sequencerChanged cursors past the fork point must move back
                     self.traversal.forget_above(fork)
                     self.fork_point, self.l1_reorgs = fork, self.l1_reorgs + 1

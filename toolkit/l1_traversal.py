@@ -40,12 +40,17 @@ class L1Traversal:
         for recorded in [n for n in self._hashes if n > number]:
             del self._hashes[recorded]
 
-    async def fork_point(self, l1: CanonicalHashes) -> int | None:
+    async def fork_point(self, l1: CanonicalHashes, head: L1Block | None = None) -> int | None:
         """None while the newest recorded block is still canonical; otherwise the highest recorded
-        block L1 still has (-1 when none is: derive again from the start)."""
+        block L1 still has (-1 when none is: derive again from the start). With the current `head`,
+        the usual cases need no L1 call: the head is the newest recorded block, or its child (parent hash)."""
         if not self._hashes:
             return None
         newest = max(self._hashes)
+        if head is not None and head.number == newest and head.hash == self._hashes[newest]:
+            return None
+        if head is not None and head.number == newest + 1 and head.parent_hash == self._hashes[newest]:
+            return None
         if await l1.canonical_hash(newest) == self._hashes[newest]:
             return None
         for number in sorted(self._hashes, reverse=True)[1:]:

@@ -27,6 +27,7 @@ class L1Block:
     number: int
     hash: bytes
     timestamp: int
+    parent_hash: bytes = b""  # empty when not known
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ class L1Client:
 
     @staticmethod
     def _to_block(raw: Any) -> L1Block:
-        return L1Block(number=int(raw["number"]), hash=bytes(raw["hash"]), timestamp=int(raw["timestamp"]))
+        return L1Block(number=int(raw["number"]), hash=bytes(raw["hash"]), timestamp=int(raw["timestamp"]),
+                       parent_hash=bytes(raw["parentHash"]))
 
     async def sequencer_for(self, chain_id: int, l1_block: int) -> str:
         return await self.registry.functions.sequencerFor(chain_id, l1_block).call()

@@ -177,5 +177,6 @@ class InMemoryL1:
         return L1Block(
             number=number,
             hash=keccak(b"l1 block" + number.to_bytes(32, "big") + self._forks.to_bytes(32, "big")),
+            parent_hash=self.blocks[number - 1].hash if number > 0 else b"\0" * 32,
             timestamp=self.genesis_timestamp + number * self.block_time,
         )
