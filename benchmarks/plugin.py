@@ -8,7 +8,7 @@
 3. With --devnet: time to a ready session devnet through the plugin (a pytest run of one test that
    asks for `devnet`); reference: a bare Anvil to its first answer.
 
-    .venv/bin/python benchmarks/plugin.py [--blocks 80] [--snapshots 20] [--devnet]
+    .venv/bin/python benchmarks/plugin.py [--blocks 96] [--snapshots 20] [--devnet]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from toolkit.derivation import Derivation  # noqa: E402
 from toolkit.l1.artifacts import find_foundry_tool  # noqa: E402
 from toolkit.testing import CHAIN_ID, InMemoryL1, batch_data, build_block, new_state, transfer  # noqa: E402
 
-BLOCKS_PER_BATCH = 4
+L1_BLOCKS_WITH_BATCHES = 12  # more than the reorg's depth
 
 
 def catch_up(derivation: Derivation) -> float:
@@ -46,14 +46,14 @@ def catch_up(derivation: Derivation) -> float:
 
 def bench_rederivation(blocks: int) -> tuple[float, float, int]:
     """(first derivation seconds, re-derivation after the reorg seconds, L2 blocks re-derived)."""
+    per_batch = max(1, blocks // L1_BLOCKS_WITH_BATCHES)
     l1 = InMemoryL1()
     leader = new_state()
     origin = l1.mine()
     for number in range(1, blocks + 1):
         build_block(leader, origin, [transfer((number - 1) % 3, (number - 1) // 3)])
-        if number % BLOCKS_PER_BATCH == 0:
-            l1.add_batch(batch_data(leader, number - BLOCKS_PER_BATCH + 1, number), number - BLOCKS_PER_BATCH + 1,
-                         number)
+        if number % per_batch == 0:
+            l1.add_batch(batch_data(leader, number - per_batch + 1, number), number - per_batch + 1, number)
             l1.mine()  # the blocks keep an old origin, so their batches may move to any later L1 block
     derivation = Derivation(CHAIN_ID, new_state(), l1)
     first = catch_up(derivation)
@@ -100,11 +100,11 @@ def bench_plugin_devnet(work: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--blocks", type=int, default=80, help="L2 blocks before the reorg (multiple of 4)")
+    parser.add_argument("--blocks", type=int, default=96, help="L2 blocks before the reorg (at least 12)")
     parser.add_argument("--snapshots", type=int, default=20, help="Anvil snapshot+revert rounds")
     parser.add_argument("--devnet", action="store_true", help="also time a session devnet through the plugin")
     args = parser.parse_args()
-    first, again, moved = bench_rederivation(max(args.blocks, 48))
+    first, again, moved = bench_rederivation(max(args.blocks, L1_BLOCKS_WITH_BATCHES))
     print("L1 reorg, depth 10, moving every batch of those blocks")
     print(f"  re-derivation after the reorg ({moved} L2 blocks): {again * 1000:8.1f} ms")
     print(f"  first derivation of the same L1 (reference):  {first * 1000:8.1f} ms")

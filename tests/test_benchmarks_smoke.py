@@ -72,7 +72,7 @@ def test_handoffs_prints_attestation_gas_handoff_gaps_and_failover() -> None:
 
 
 def test_plugin_prints_rederivation_and_snapshot_reference() -> None:
-    result = run_benchmark("plugin.py", "--blocks", "48", "--snapshots", "3")
+    result = run_benchmark("plugin.py", "--blocks", "12", "--snapshots", "3")
     assert_figures(result, [
         "L1 reorg, depth 10",
         "re-derivation after the reorg",
