@@ -653,5 +653,13 @@ def unstake(ctx: click.Context, name: str) -> None:
     console.print(f"{name} left the set in L1 block {receipt['blockNumber']}; withdraw after the unbonding delay")
 
 
+def _register_scenario() -> None:
+    from devnet.scenario_cli import scenario
+
+    main.add_command(scenario)
+
+
+_register_scenario()
+
 if __name__ == "__main__":
     main()

@@ -81,3 +81,13 @@ def test_handoffs_prints_attestation_gas_handoff_gaps_and_failover() -> None:
         "handoffs.py", "--handoffs", "2", "--failovers", "1", "--batch-transfers", "5", "--cpu-burner"
     )
     assert_figures(result, HANDOFF_LABELS + ["with one CPU-bound process beside the devnet"])
+
+
+def test_plugin_prints_rederivation_and_snapshot_reference() -> None:
+    result = run_benchmark("plugin.py", "--blocks", "12", "--snapshots", "3")
+    assert_figures(result, [
+        "L1 reorg, depth 10",
+        "re-derivation after the reorg",
+        "first derivation of the same L1 (reference)",
+        "Anvil evm_snapshot + evm_revert (reference",
+    ])

@@ -73,14 +73,17 @@ def test_in_memory_l1_offers_what_derivation_calls_with_l1_clients_signatures() 
         and isinstance(node.value.value, ast.Name)
         and node.value.value.id == "self"
     }
-    assert called == {"head", "block", "batches", "forced_entries", "finalized_number"}, "update InMemoryL1"
+    assert called == {"head", "block", "batches", "forced_entries", "finalized_number", "forget_from",
+                      "canonical_hash"}, "update InMemoryL1"
     for name in called:
         ours, theirs = (
             inspect.signature(getattr(InMemoryL1, name)),
             inspect.signature(getattr(L1Client, name)),
         )
         assert list(ours.parameters) == list(theirs.parameters), name
-        assert inspect.iscoroutinefunction(getattr(InMemoryL1, name)), name
+        assert inspect.iscoroutinefunction(getattr(InMemoryL1, name)) == inspect.iscoroutinefunction(
+            getattr(L1Client, name)
+        ), name
 
 
 def test_valid_batch_derives_the_blocks_the_leader_built() -> None:

@@ -17,11 +17,20 @@ L1 is read block by block. In each L1 block b:
      sequencer a few L1 blocks to post a batch that consumes it (L1 refuses any batch that skips
      it meanwhile: ForcedTxOverdue) before derivation overrides its unsafe blocks.
 A batch failing any check is skipped as a whole and logged with its L1 transaction hash.
+
+L1 reorgs: before each step the L1 traversal (toolkit/l1_traversal.py) checks that the L1 blocks
+derivation processed are still canonical. When they are not, `reset_to(fork point)` forgets what
+came from orphaned L1 blocks: their forced entries, the safe blocks their batches made (the safe
+head goes back, never below finalized), the unsafe blocks whose L1 origin is orphaned, and the
+cached L1 blocks; derivation then reads L1 again from the fork point. Listeners (`on_l1_reorg`)
+hear the fork point: who-leads views, the batcher (re-posts a batch whose L1 transaction vanished)
+and the signing guard follow.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth.abc import BlockHeaderAPI
@@ -29,6 +38,7 @@ from eth.abc import BlockHeaderAPI
 from toolkit.batch import Batch, BatchDecodeError, decode_batch
 from toolkit.forced_queue import ForcedEntry
 from toolkit.l1.client import L1Block, L1Client, PostedBatch
+from toolkit.l1_traversal import L1Traversal
 from toolkit.l2.executor import BlockAttributes, BlockExecutionError, ExecutedBlock, L2Executor
 from toolkit.node.chain_state import ChainState
 
@@ -36,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_L1_RANGE = 500
 FORCE_GRACE_L1_BLOCKS = 3
+MAX_REFINE_BLOCKS = 256  # L2 blocks whose L1 origins are checked to narrow down an L1 fork point
 
 
 class BatchInvalid(Exception):
@@ -61,10 +72,21 @@ class Derivation:
         self.batches_derived = 0
         self.blocks_forced = 0
         self.skipped: list[SkippedBatch] = []
+        self.traversal = L1Traversal()
+        self.start_l1_block = start_l1_block
+        self.l1_reorgs = 0
+        self.last_l1_reorg: dict[str, int] | None = None
+        self.on_l1_reorg: list[Callable[[int], None]] = []  # called with the fork point
+        self._origins_checked: tuple[int, bytes] | None = None  # highest unsafe block whose origin is checked
 
     async def step(self) -> bool:
         """Process new L1 blocks; returns True when there may be more to do right away."""
         head = await self.l1.head()
+        fork = await self.traversal.fork_point(self.l1, head)
+        if fork is not None:
+            await self.reset_to(max(await self._refine_fork_point(fork), self.start_l1_block - 1))
+            return True
+        await self.drop_orphaned_unsafe()
         if head.number <= self.l1_cursor:
             return False
         first, last = self.l1_cursor + 1, min(head.number, self.l1_cursor + MAX_L1_RANGE)
@@ -82,8 +104,91 @@ class Derivation:
             await self._force_overdue(l1_block)
             self.l1_cursor = l1_block
         self.latest_l1 = head if last == head.number else await self.l1.block(last)
+        self.traversal.record(self.latest_l1)
         self.state.update_finalized(await self.l1.finalized_number())
         return last < head.number
+
+    async def _refine_fork_point(self, fork_point: int) -> int:
+        """The traversal records one L1 block per step; the L2 blocks' L1 origins are records too. The
+        newest origin L1 still has is also below the fork (a hash commits to its ancestors)."""
+        checked: dict[int, bool] = {}
+        for number in range(self.state.unsafe_number, max(0, self.state.unsafe_number - MAX_REFINE_BLOCKS), -1):
+            attributes = BlockAttributes.from_header(self.executor.header_by_number(number))
+            origin = attributes.l1_origin_number
+            if origin <= fork_point:
+                break
+            if origin > self.l1_cursor:
+                continue
+            if origin not in checked:
+                checked[origin] = await self.l1.canonical_hash(origin) == attributes.l1_origin_hash
+            if checked[origin]:
+                return origin
+        return fork_point
+
+    async def reset_to(self, fork_point: int) -> None:
+        """L1 blocks above `fork_point` were orphaned: forget what derivation took from them."""
+        previous_cursor, previous_safe = self.l1_cursor, self.state.safe_number
+        self._origins_checked = None
+        self.l1.forget_from(fork_point + 1)
+        self.traversal.forget_above(fork_point)
+        self.queue.truncate_from_l1_block(fork_point + 1)
+        safe = self.state.rewind_safe_to_l1(fork_point)
+        self._drop_unsafe_from(await self._first_with_orphaned_origin())
+        self.l1_cursor = min(self.l1_cursor, fork_point)
+        self.latest_l1 = await self.l1.block(fork_point) if fork_point >= 0 else None
+        self.l1_reorgs += 1
+        self.last_l1_reorg = {"forkPoint": fork_point, "previousL1": previous_cursor,
+                              "previousSafeL2": previous_safe, "safeL2": safe}
+        log.warning("L1 reorg: L1 blocks above %d were orphaned (derived up to %d); safe head %d -> %d, "
+                    "deriving again from L1 block %d", fork_point, previous_cursor, previous_safe, safe,
+                    fork_point + 1)
+        for listener in self.on_l1_reorg:
+            listener(fork_point)
+
+    async def _first_with_orphaned_origin(self) -> int | None:
+        """The first unsafe block whose L1 origin L1 no longer has (asked afresh: an origin hash is
+        also a record of what L1 had, often above the fork point the traversal found)."""
+        canonical: dict[int, bytes | None] = {}
+        for number in range(self.state.safe_number + 1, self.state.unsafe_number + 1):
+            attributes = BlockAttributes.from_header(self.executor.header_by_number(number))
+            origin = attributes.l1_origin_number
+            if origin not in canonical:
+                canonical[origin] = await self.l1.canonical_hash(origin)
+            if canonical[origin] != attributes.l1_origin_hash:
+                return number
+        return None
+
+    async def drop_orphaned_unsafe(self) -> None:
+        """Unsafe blocks whose L1 origin L1 no longer has (they arrived after the reset) are dropped.
+        Blocks checked at an earlier step are not checked again until an L1 reorg or an L2 reorg."""
+        first = self.state.safe_number + 1
+        if self._origins_checked is not None:
+            number, block_hash = self._origins_checked
+            if self.executor.canonical_hash(number) == block_hash:
+                first = max(first, number + 1)
+        for number in range(first, self.state.unsafe_number + 1):
+            header = self.executor.header_by_number(number)
+            attributes = BlockAttributes.from_header(header)
+            if await self.origin_orphaned(attributes):
+                self._drop_unsafe_from(number)
+                return
+            if attributes.l1_origin_number <= self.l1_cursor:
+                self._origins_checked = (number, bytes(header.hash))
+
+    async def origin_orphaned(self, attributes: BlockAttributes, unread_counts: bool = False) -> bool:
+        """Whether a block's L1 origin is off the L1 chain derivation follows. An origin past what
+        derivation has read counts as orphaned only when `unread_counts` (a gossiped block's leader may
+        be a little ahead of us; our own signed block is not, unless L1 went back)."""
+        if attributes.l1_origin_number > self.l1_cursor:
+            return unread_counts
+        return (await self.l1.block(attributes.l1_origin_number)).hash != attributes.l1_origin_hash
+
+    def _drop_unsafe_from(self, number: int | None) -> None:
+        if number is None or number > self.state.unsafe_number:
+            return
+        log.warning("L1 reorg orphaned the L1 origin of L2 block %d: dropping unsafe blocks %d..%d",
+                    number, number, self.state.unsafe_number)
+        self.state.rewind_unsafe(number - 1)
 
     async def _force_overdue(self, l1_block: int) -> None:
         """Make the blocks that carry entries the safe chain left past their deadline (as many blocks

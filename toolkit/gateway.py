@@ -36,6 +36,7 @@ from aiohttp import WSMsgType, web
 
 from toolkit.bounded_json import JsonTooDeep, loads_bounded
 from toolkit.l1.client import L1Client
+from toolkit.l1_traversal import L1Traversal
 from toolkit.modes import mode_named
 from toolkit.rpc.cors import cors_middleware
 from toolkit.rpc.errors import INVALID_PARAMS, INVALID_REQUEST, LIMIT_EXCEEDED, PARSE_ERROR
@@ -134,6 +135,9 @@ class Gateway:
         self.forwarded_writes = 0
         self.resent = 0
         self.unconfirmed: dict[str, tuple[str, float, float]] = {}  # tx hash -> (raw hex, accepted at, last sent)
+        self.traversal = L1Traversal()  # L1 heads seen, to notice an L1 reorg
+        self.l1_reorgs = 0
+        self.fork_point = -1  # of the last L1 reorg
 
     def candidates(self, writes: bool) -> list[str]:
         """Backends to try, best first."""
@@ -148,6 +152,12 @@ class Gateway:
         while True:
             try:
                 head = await self.l1.head()
+                fork = await self.traversal.fork_point(self.l1, head)
+                if fork is not None:  # sequencerChanged cursors past the fork point must move back
+                    self.traversal.forget_above(fork)
+                    self.fork_point, self.l1_reorgs = fork, self.l1_reorgs + 1
+                    log.warning("L1 reorg: L1 blocks above %d were orphaned", fork)
+                self.traversal.record(head)
                 self.l1_head_number = head.number
                 leader = await self.l1.sequencer_for(self.config.chain_id, head.number)
                 self.leader_url = next(
@@ -276,6 +286,16 @@ class WsRelay:
         # sequencerChanged subscriptions: the last (l1Block, logIndex) delivered, or the L1 block the
         # subscription started at; after a backend loss the gap is filled from L1 and repeats dropped
         self.change_cursor: dict[str, tuple[int, int]] = {}
+        self._l1_reorgs_seen = gateway.l1_reorgs
+
+    def _follow_l1_reorgs(self) -> None:
+        """After an L1 reorg, changes above the fork point may come again from the new branch."""
+        if self._l1_reorgs_seen == self.gateway.l1_reorgs:
+            return
+        self._l1_reorgs_seen = self.gateway.l1_reorgs
+        floor = (self.gateway.fork_point, -1)
+        for client_id, cursor in self.change_cursor.items():
+            self.change_cursor[client_id] = min(cursor, floor)
 
     def _is_change_subscription(self, params: list[Any]) -> bool:
         return bool(params) and params[0] == "sequencerChanged"
@@ -285,12 +305,14 @@ class WsRelay:
         if not self.change_cursor:
             return
         head = await self.gateway.l1.head()
+        self._follow_l1_reorgs()
         for client_id, cursor in list(self.change_cursor.items()):
             changes = await self.gateway.l1.sequencer_changes(self.gateway.config.chain_id, cursor[0], head.number)
             for change in changes:
                 await self._deliver_change(client_id, change)
 
     async def _deliver_change(self, client_id: str, change: dict[str, Any]) -> None:
+        self._follow_l1_reorgs()
         key = (int(change["l1Block"]), int(change.get("logIndex", 0)))
         if client_id not in self.change_cursor or key <= self.change_cursor[client_id]:
             return  # delivered already (or the subscription is gone)

@@ -14,7 +14,7 @@ from typing import Any
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 
 from toolkit.forced_queue import ForcedEntry
 from toolkit.l1.artifacts import load_artifact
@@ -27,6 +27,7 @@ class L1Block:
     number: int
     hash: bytes
     timestamp: int
+    parent_hash: bytes = b""  # empty when not known
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class PostedBatch:
     l1_tx_hash: bytes
     log_index: int
 
+
+VANISHED_AFTER_CHECKS = 3  # a sent transaction L1 knows neither mined nor pending this many polls in a row
 
 REASONS = {0: "rotation", 1: "auction", 2: "slashed", 3: "unstaked", 4: "timeout", 5: "admin"}
 
@@ -134,6 +137,14 @@ class L1Client:
         self._hash_cache[number] = block
         return block
 
+    async def canonical_hash(self, number: int) -> bytes | None:
+        """The hash L1 has at `number` now (never cached: this is how a reorg is noticed), None if none."""
+        raw = await self.w3.provider.make_request("eth_getBlockByNumber", [hex(number), False])
+        if "error" in raw:
+            raise RuntimeError(f"eth_getBlockByNumber({number}): {raw['error']}")
+        block = raw.get("result")
+        return bytes.fromhex(block["hash"][2:]) if block else None
+
     def forget_from(self, number: int) -> None:
         """Drop cached L1 blocks at or above `number` (after an L1 reorg)."""
         for cached in [n for n in self._hash_cache if n >= number]:
@@ -141,7 +152,8 @@ class L1Client:
 
     @staticmethod
     def _to_block(raw: Any) -> L1Block:
-        return L1Block(number=int(raw["number"]), hash=bytes(raw["hash"]), timestamp=int(raw["timestamp"]))
+        return L1Block(number=int(raw["number"]), hash=bytes(raw["hash"]), timestamp=int(raw["timestamp"]),
+                       parent_hash=bytes(raw["parentHash"]))
 
     async def sequencer_for(self, chain_id: int, l1_block: int) -> str:
         return await self.registry.functions.sequencerFor(chain_id, l1_block).call()
@@ -229,10 +241,32 @@ class L1Client:
             )
             signed = Account.sign_transaction(tx, private_key)
             tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=wait_seconds, poll_latency=0.2)
+        receipt = await self._wait_mined(bytes(tx_hash), wait_seconds)
         if receipt["status"] != 1:
             raise BatchRejected(f"postBatch transaction 0x{bytes(tx_hash).hex()} reverted on L1")
         return bytes(tx_hash), int(receipt["blockNumber"])
+
+    async def _wait_mined(self, tx_hash: bytes, wait_seconds: float) -> Any:
+        """The receipt once mined; BatchRejected as soon as L1 no longer knows the transaction at all
+        (an L1 reorg dropped it from the pool), rather than waiting out the whole timeout."""
+        deadline = time.monotonic() + wait_seconds
+        missing = 0
+        while True:
+            try:
+                return await self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                pass
+            try:
+                await self.w3.eth.get_transaction(tx_hash)
+                missing = 0
+            except TransactionNotFound:
+                missing += 1
+                if missing >= VANISHED_AFTER_CHECKS:
+                    raise BatchRejected(f"transaction 0x{tx_hash.hex()} vanished from L1 before it was mined "
+                                        "(an L1 reorg?)") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"transaction 0x{tx_hash.hex()} not mined after {wait_seconds}s")
+            await asyncio.sleep(0.2)
 
     def explain_revert(self, exc: Exception) -> str:
         """Name the custom error of a revert when it is one of ours."""

@@ -107,9 +107,15 @@ class Mode:
             return {"epochLength": None, "nextHandoffL1Block": None, "upcoming": []}
         if not self.rotates:
             return {"epochLength": view.epoch_length, "nextHandoffL1Block": None, "upcoming": []}
+        timeout_at = None  # the first L1 block a reportTimeout can be mined in, as Leadership counts it
+        if view.schedule is not None and view.liveness_timeout is not None:
+            epoch_start = view.epoch * view.epoch_length
+            last = max(view.schedule.last_activity, epoch_start) if view.schedule.epoch == view.epoch else epoch_start
+            timeout_at = last + view.liveness_timeout + 1
         return {
             "epochLength": view.epoch_length,
             "nextHandoffL1Block": (view.epoch + 1) * view.epoch_length,
+            "timeoutCallableAt": timeout_at,
             "upcoming": [
                 {"epoch": view.epoch + i, "startsAtL1Block": (view.epoch + i) * view.epoch_length}
                 for i in range(1, upcoming + 1)

@@ -75,6 +75,22 @@ class ChainState:
             self.safe_number = number
             self.l1_block_of_safe[number] = l1_block
 
+    def rewind_safe_to_l1(self, l1_block: int) -> int:
+        """An L1 reorg orphaned every L1 block above `l1_block`: the safe head goes back to the last L2
+        block made safe by a batch in an L1 block at or below it (never below finalized). The blocks
+        stay canonical (unsafe) until derivation replaces or confirms them. Returns the new safe head."""
+        number = self.safe_number
+        while number > self.finalized_number and self.l1_block_of_safe.get(number, 0) > l1_block:
+            del self.l1_block_of_safe[number]
+            number -= 1
+        if 0 < number == self.finalized_number and self.l1_block_of_safe.get(number, 0) > l1_block:
+            log.error("L1 reorg below the L1 block that finalized L2 block %d: finalized does not move back",
+                      number)
+        if number < self.safe_number:
+            log.warning("L1 reorg: safe head back from %d to %d", self.safe_number, number)
+        self.safe_number = number
+        return number
+
     def update_finalized(self, l1_finalized: int) -> None:
         number = self.finalized_number
         while number + 1 <= self.safe_number and self.l1_block_of_safe.get(number + 1, 1 << 62) <= l1_finalized:

@@ -57,6 +57,7 @@ class ChainFollower:
             self.chain_id, self.mode, self.l1, self.state, self.signatures, self.address, config.private_key,
             dict(config.validator_urls), config.l1_start_block,
         )
+        self.derivation.on_l1_reorg.append(self.leadership.after_l1_reorg)
         self.receiver = GossipReceiver(self.chain_id, self.state, self.domain)
         self.receiver.view = lambda: self.leadership.view
         self.receiver.peer_url = self.leadership.url_of
@@ -184,6 +185,8 @@ class ChainFollower:
                 for b in self.derivation.skipped[-20:]
             ],
             "reorgs": self.state.reorg_count,
+            "l1Reorgs": self.derivation.l1_reorgs,
+            "lastL1Reorg": self.derivation.last_l1_reorg,
             "watchtower": self.watchtower.evidence[-20:] if self.watchtower is not None else None,
             "ready": self.is_ready,
             "stalled": self.stalls.to_json(),

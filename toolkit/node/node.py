@@ -108,6 +108,9 @@ class L2Node:
     def set_ignore_forced(self, enabled: bool) -> bool:
         return self._role().set_ignore_forced(enabled)
 
+    def set_batching(self, enabled: bool) -> bool:
+        return self._role().set_batching(enabled)
+
     def equivocate(self) -> dict[str, Any]:
         return self._role().equivocate()
 

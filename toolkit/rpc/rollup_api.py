@@ -54,6 +54,7 @@ class RollupApi:
             "devnet_setCensored": self.devnet_setCensored,
             "devnet_setIgnoreForced": self.devnet_setIgnoreForced,
             "devnet_equivocate": self.devnet_equivocate,
+            "devnet_setBatching": self.devnet_setBatching,
         }
 
     async def rollup_syncStatus(self, params: list[Any]) -> dict[str, Any]:
@@ -91,6 +92,14 @@ class RollupApi:
         """Test control: the leader signs a second, different block at its head's height and
         returns both signed headers (the proof slashEquivocation takes)."""
         return self.node.equivocate()
+
+    async def devnet_setBatching(self, params: list[Any]) -> bool:
+        """Test control: false holds this sequencer's batches back (its unsafe blocks do not reach L1)
+        until true again."""
+        enabled = p.arg(params, 0, "enabled")
+        if not isinstance(enabled, bool):
+            raise invalid_params("expected true or false")
+        return self.node.set_batching(enabled)
 
     async def devnet_setIgnoreForced(self, params: list[Any]) -> bool:
         """Test control: a misbehaving sequencer that includes no forced entry (L1 will refuse it)."""

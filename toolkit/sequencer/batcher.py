@@ -74,10 +74,24 @@ class Batcher:
         self.on_forced_overdue: Callable[[], None] | None = None
         self.attest: Callable[[dict[str, Any]], Awaitable[bytes]] | None = None  # modes with attestations
         self._waiting_since: float | None = None
+        self._posted: list[tuple[int, int]] = []  # (L1 block, last L2 block) of batches L1 took
+        self._l1_reorgs = 0  # L1 reorgs heard of; a post that spans one may have vanished
+        self.derived_l1: Callable[[], int] = lambda: -1  # the last L1 block derivation has read
         state.on_reorg(self._on_reorg)
 
     def _on_reorg(self, first_dropped: int) -> None:
         self.last_posted = min(self.last_posted, first_dropped - 1)
+
+    def after_l1_reorg(self, fork_point: int) -> None:
+        """Batches we posted in orphaned L1 blocks vanished: post their blocks again (if L1 carries the
+        same batch over to another block, derivation skips the second copy)."""
+        self._l1_reorgs += 1
+        self._posted = [(l1_block, last) for l1_block, last in self._posted if l1_block <= fork_point]
+        kept = max((last for _, last in self._posted), default=self.state.safe_number)
+        if self.last_posted > kept:
+            log.warning("L1 reorg orphaned our batches of L2 blocks %d..%d: posting them again", kept + 1,
+                        self.last_posted)
+        self.last_posted = min(self.last_posted, max(kept, self.state.safe_number))
 
     def due(self) -> bool:
         waiting = self.state.unsafe_number - self.last_posted
@@ -91,8 +105,23 @@ class Batcher:
     def build_batch(self, first: int, last: int) -> bytes:
         return encode_batch(canonical_batch(self.state.executor, self.chain_id, first, last), self.compression)
 
+    def _forget_vanished(self) -> None:
+        """Derivation read past the L1 block a batch of ours landed in, yet the safe head did not take
+        its blocks: an L1 reorg took it away (before this node noticed one) or it was skipped. Post
+        again from the safe head rather than wait for blocks that will never become safe."""
+        safe = self.state.safe_number
+        self._posted = [(l1_block, last) for l1_block, last in self._posted if last > safe]
+        derived = self.derived_l1()
+        vanished = [(l1_block, last) for l1_block, last in self._posted if l1_block <= derived]
+        if vanished:
+            log.warning("our batch of L2 blocks up to %d (L1 block %d) is not on L1 any more: posting the "
+                        "blocks after the safe head %d again", vanished[0][1], vanished[0][0], safe)
+            self._posted = []
+            self.last_posted = min(self.last_posted, safe)
+
     async def post_due(self) -> bool:
         """Post one batch if one is due; returns True if a batch landed on L1."""
+        self._forget_vanished()
         if self.last_posted < self.state.safe_number:
             self.last_posted = self.state.safe_number
         if not self.due():
@@ -109,6 +138,7 @@ class Batcher:
             attestations = await self.attest(
                 {"chainId": self.chain_id, "first": first, "last": last, "forcedEnd": forced_end, "data": "0x" + data.hex()}
             )
+        reorgs_before = self._l1_reorgs
         try:
             tx_hash, l1_block = await self.l1.post_batch(
                 self.private_key, self.chain_id, first, last, forced_end, data, attestations
@@ -123,8 +153,13 @@ class Batcher:
                     self.on_forced_overdue()
             return False
         self.last_error = None
-        self.last_posted = last
         self.batches_posted += 1
+        if self._l1_reorgs != reorgs_before:
+            log.warning("an L1 reorg happened while batch %d..%d was posted: checking it again", first, last)
+            return True  # its L1 block may be orphaned; post again from the safe head
+        self._posted.append((l1_block, last))
+        del self._posted[:-256]
+        self.last_posted = last
         self._waiting_since = None
         log.info(
             "posted batch of L2 blocks %d..%d (%d bytes) in L1 block %d, tx 0x%s",

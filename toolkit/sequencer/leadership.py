@@ -58,6 +58,7 @@ class Leadership:
         self._events_from = start_block
         self._synced_epoch = -1
         self._timeout_reported_at = -1
+        self._after_reorg = False  # the next view may be at a lower L1 block than the current one
         self._background: set[asyncio.Task[Any]] = set()
 
     # ----- the current view -----
@@ -104,10 +105,20 @@ class Leadership:
             self._apply(await self.mode.read_view(self.l1.registry, self.chain_id, head))
         return self.view
 
+    def after_l1_reorg(self, fork_point: int) -> None:
+        """L1 blocks above `fork_point` were orphaned: the view pinned to one of them, the changes read
+        from them and the epoch syncs and timeout reports sent in them no longer hold."""
+        self._after_reorg = True
+        self._events_from = min(self._events_from, fork_point + 1)
+        self.changes = [change for change in self.changes if change["l1Block"] <= fork_point]
+        self._synced_epoch = -1
+        self._timeout_reported_at = -1
+
     def _apply(self, view: LeaderView) -> None:
         previous = self.view
-        if previous is not None and view.l1_block.number < previous.l1_block.number:
+        if previous is not None and view.l1_block.number < previous.l1_block.number and not self._after_reorg:
             return  # an older read finished after a newer one
+        self._after_reorg = False
         self.view = view
         if previous is None or (previous.leader or "").lower() != (view.leader or "").lower():
             log.info("chain %d: leader %s at L1 block %d (epoch %d)%s", self.chain_id, view.leader,

@@ -60,6 +60,7 @@ class SequencerRole:
             config.batch_max_blocks, config.batch_max_seconds, config.batch_compression,
         )
         self.batcher.on_forced_overdue = self._include_overdue_entries
+        self.batcher.derived_l1 = lambda: follower.derivation.l1_cursor
         if follower.mode.attests:
             self.batcher.attest = self._attest
         self.publisher = GossipPublisher(follower.url, config.peers)
@@ -69,9 +70,11 @@ class SequencerRole:
         self.on_pending_transaction: list[Any] = []
         follower.events.listen(self._keep_pool_in_step)
         follower.after_l1_step.append(self._note_leader)
+        follower.derivation.on_l1_reorg.append(self._after_l1_reorg)
         follower.on_caught_up.append(self._replay_own_blocks)
         self._tx_arrived = asyncio.Event()
         self._refused_height = -1
+        self.batching = True  # test control: false holds batches back
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- lifecycle -----
@@ -174,7 +177,7 @@ class SequencerRole:
         origin = self.follower.derivation.latest_l1
         if view is None or not view.leads(self.address) or origin is None:
             return False
-        if self._resume_signed_height():
+        if await self._resume_signed_height():
             return True
         if self.guard.signed(self.chain_id, self.executor.head_number + 1) is not None:
             return False  # we signed another block at this height, on another parent: never sign twice
@@ -198,18 +201,26 @@ class SequencerRole:
         self.publisher.publish(signed)
         return True
 
-    def _resume_signed_height(self) -> bool:
+    def _after_l1_reorg(self, fork_point: int) -> None:
+        """An L1 reorg: re-post batches that vanished; our signed blocks above the head (dropped because
+        their L1 origin was orphaned) are replaced as below, in `_resume_signed_height`."""
+        self.batcher.after_l1_reorg(fork_point)
+
+    async def _resume_signed_height(self) -> bool:
         """If we already signed a block at the next height on our head, adopt that one again."""
         number = self.executor.head_number + 1
         previous = self.guard.signed(self.chain_id, number)
         if previous is None:
             return False
-        if previous.parent_hash != bytes(self.executor.head.hash):
+        orphaned = await self.follower.derivation.origin_orphaned(previous.attributes, unread_counts=True)
+        if previous.parent_hash != bytes(self.executor.head.hash) or orphaned:
             if not self.follower.mode.stakes:
                 # No registry of this mode punishes equivocation, and a sole sequencer that steps aside
-                # would halt the chain for good (e.g. derivation forced an entry in under our blocks).
+                # would halt the chain for good (e.g. derivation forced an entry in under our blocks, or
+                # an L1 reorg orphaned their L1 origin).
                 self.guard.release_above(self.chain_id, self.executor.head_number,
-                                         "our signed blocks there were replaced (no slashing in this mode)")
+                                         "our signed blocks there were replaced (no slashing in this mode)"
+                                         + (": an L1 reorg orphaned their L1 origin" if orphaned else ""))
                 return False
             if self._refused_height != number:
                 self._refused_height = number
@@ -246,7 +257,7 @@ class SequencerRole:
         await self.follower.ready.wait()
         while True:
             try:
-                if self.leadership.is_leader:
+                if self.leadership.is_leader and self.batching:
                     await self.batcher.post_due()
                 self.follower.stalls.progressed("batch")
             except asyncio.CancelledError:
@@ -281,6 +292,12 @@ class SequencerRole:
         self.pool.censored = {to_checksum_address(a) for a in addresses}
         return sorted(self.pool.censored)
 
+    def set_batching(self, enabled: bool) -> bool:
+        """Hold batches back (false) or post them again (true): unsafe blocks that never reach L1."""
+        self.batching = enabled
+        log.warning("batch posting %s (test control)", "resumed" if enabled else "paused")
+        return enabled
+
     def set_ignore_forced(self, enabled: bool) -> bool:
         self.builder.ignore_forced = enabled
         return enabled
@@ -309,6 +326,7 @@ class SequencerRole:
             "mempool": len(self.pool),
             "censored": sorted(self.pool.censored),
             "ignoreForced": self.builder.ignore_forced,
+            "batching": self.batching,
             "leading": self.leadership.is_leader,
             "handoff": self.handoff.describe(),
             "signedHeights": len(self.guard.signed_above(self.chain_id, self.state.safe_number)),

@@ -36,6 +36,7 @@ class InMemoryL1:
     queued: dict[int, list[ForcedEntry]] = field(default_factory=dict)  # chain id -> its queue
     _batch_counts: dict[int, int] = field(default_factory=dict)
     _logs_in_next_block: int = 0
+    _forks: int = 0  # how many reorgs so far: salts the hashes of blocks mined after one
 
     def __post_init__(self) -> None:
         if not self.blocks:
@@ -68,6 +69,34 @@ class InMemoryL1:
 
     async def finalized_number(self) -> int:
         return self.finalized
+
+    async def canonical_hash(self, number: int) -> bytes | None:
+        return self.blocks[number].hash if 0 <= number < len(self.blocks) else None
+
+    def forget_from(self, number: int) -> None:
+        """Nothing is cached here."""
+
+    def reorg(self, depth: int, *, keep: tuple[PostedBatch | ForcedEntry, ...] = ()) -> int:
+        """Orphan the newest `depth` blocks with everything in them, then mine `depth` new blocks (new
+        hashes); batches and entries in `keep` are re-included in the first new block. Returns the fork point."""
+        fork_point = self.head_number - depth
+        kept_batches = [p for p in keep if isinstance(p, PostedBatch)]
+        kept_entries = [e for e in keep if isinstance(e, ForcedEntry)]
+        self.posted = [p for p in self.posted if p.l1_block <= fork_point]
+        for chain_id, queue in self.queued.items():
+            self.queued[chain_id] = [e for e in queue if e.l1_block <= fork_point]
+        for chain_id in self._batch_counts:
+            self._batch_counts[chain_id] = sum(1 for p in self.posted if p.chain_id == chain_id)
+        del self.blocks[fork_point + 1 :]
+        self._forks += 1
+        self._logs_in_next_block = 0
+        for posted in kept_batches:
+            self.add_batch(posted.data, posted.first_l2_block, posted.last_l2_block, chain_id=posted.chain_id,
+                           sender=posted.sender, problem=posted.problem)
+        for entry in kept_entries:
+            self.queue_forced(entry.raw, sender=entry.sender)
+        self.mine(depth)
+        return fork_point
 
     # ----- writing to it (what the Inbox and the L1 miner do) -----
     @property
@@ -147,6 +176,7 @@ class InMemoryL1:
     def _make_block(self, number: int) -> L1Block:
         return L1Block(
             number=number,
-            hash=keccak(b"l1 block" + number.to_bytes(32, "big")),
+            hash=keccak(b"l1 block" + number.to_bytes(32, "big") + self._forks.to_bytes(32, "big")),
+            parent_hash=self.blocks[number - 1].hash if number > 0 else b"\0" * 32,
             timestamp=self.genesis_timestamp + number * self.block_time,
         )
