@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from toolkit.batch import (
@@ -47,6 +48,22 @@ def canonical_batch(executor: L2Executor, chain_id: int, first: int, last: int) 
             )
         )
     return Batch(chain_id, first, bytes(executor.header_by_number(first - 1).hash), tuple(blocks))
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    """One chain's batch ready to post (alone, or as a segment of a shared batch)."""
+
+    chain_id: int
+    first: int
+    last: int
+    forced_end: int
+    data: bytes
+
+    def request(self) -> dict[str, Any]:
+        """What validators are asked to attest (POST /p2p/attest, or one segment of /p2p/attest-shared)."""
+        return {"chainId": self.chain_id, "first": self.first, "last": self.last, "forcedEnd": self.forced_end,
+                "data": "0x" + self.data.hex()}
 
 
 class Batcher:
@@ -91,12 +108,12 @@ class Batcher:
     def build_batch(self, first: int, last: int) -> bytes:
         return encode_batch(canonical_batch(self.state.executor, self.chain_id, first, last), self.compression)
 
-    async def post_due(self) -> bool:
-        """Post one batch if one is due; returns True if a batch landed on L1."""
+    def next_batch(self) -> PendingBatch | None:
+        """The batch due now (blocks after the last posted, at most max_blocks and MAX_BATCH_BYTES), if any."""
         if self.last_posted < self.state.safe_number:
             self.last_posted = self.state.safe_number
         if not self.due():
-            return False
+            return None
         first = self.last_posted + 1
         last = min(self.state.unsafe_number, first + self.max_blocks - 1)
         data = self.build_batch(first, last)
@@ -104,30 +121,41 @@ class Batcher:
             last = first + (last - first) // 2
             data = self.build_batch(first, last)
         forced_end = BlockAttributes.from_header(self.state.executor.header_by_number(last)).forced_end
-        attestations = b""
-        if self.attest is not None:
-            attestations = await self.attest(
-                {"chainId": self.chain_id, "first": first, "last": last, "forcedEnd": forced_end, "data": "0x" + data.hex()}
-            )
-        try:
-            tx_hash, l1_block = await self.l1.post_batch(
-                self.private_key, self.chain_id, first, last, forced_end, data, attestations
-            )
-        except BatchRejected as exc:
-            self.last_error = str(exc)
-            log.error("L1 rejected batch of L2 blocks %d..%d: %s", first, last, exc)
-            self.last_posted = self.state.safe_number
-            if "ForcedTxOverdue" in str(exc):
-                self.overdue_rejections += 1
-                if self.on_forced_overdue is not None:
-                    self.on_forced_overdue()
-            return False
+        return PendingBatch(self.chain_id, first, last, forced_end, data)
+
+    def mark_posted(self, batch: PendingBatch, l1_block: int, tx_hash: bytes) -> None:
         self.last_error = None
-        self.last_posted = last
+        self.last_posted = batch.last
         self.batches_posted += 1
         self._waiting_since = None
         log.info(
             "posted batch of L2 blocks %d..%d (%d bytes) in L1 block %d, tx 0x%s",
-            first, last, len(data), l1_block, tx_hash.hex(),
+            batch.first, batch.last, len(batch.data), l1_block, tx_hash.hex(),
         )
+
+    def mark_rejected(self, batch: PendingBatch, error: str, forced_overdue: bool) -> None:
+        self.last_error = error
+        log.error("L1 rejected batch of L2 blocks %d..%d: %s", batch.first, batch.last, error)
+        self.last_posted = self.state.safe_number
+        if forced_overdue:
+            self.overdue_rejections += 1
+            if self.on_forced_overdue is not None:
+                self.on_forced_overdue()
+
+    async def post_due(self) -> bool:
+        """Post one batch if one is due; returns True if a batch landed on L1."""
+        batch = self.next_batch()
+        if batch is None:
+            return False
+        attestations = b""
+        if self.attest is not None:
+            attestations = await self.attest(batch.request())
+        try:
+            tx_hash, l1_block = await self.l1.post_batch(
+                self.private_key, self.chain_id, batch.first, batch.last, batch.forced_end, batch.data, attestations
+            )
+        except BatchRejected as exc:
+            self.mark_rejected(batch, str(exc), "ForcedTxOverdue" in str(exc))
+            return False
+        self.mark_posted(batch, l1_block, tx_hash)
         return True
