@@ -2,14 +2,15 @@
 pragma solidity 0.8.30;
 
 import {ISharedSequencerRegistry} from "./ISharedSequencerRegistry.sol";
+import {SequencerChangeReason} from "./SequencerChangeReason.sol";
 import {StakingRegistry} from "./StakingRegistry.sol";
 
 /// @title SharedStakingRegistry (mode `shared`)
 /// @notice The `pos` validator set ordering for several L2 chains at once: one leader per epoch for
 ///         every chain, drawn by stake as in StakingRegistry but from keccak256(abi.encode(0, epoch)),
 ///         whatever the chain id. Each chain keeps its own schedule record, so each chain still sees
-///         its own `SequencerChanged(chainId, ...)` and its own liveness timeout (a timeout moves
-///         that chain's turn only: the escape hatch of one chain does not move the others).
+///         its own `SequencerChanged(chainId, ...)`; a liveness timeout reported on any chain skips
+///         the silent leader on every started chain at once (a handoff is always for all chains).
 ///         Shared batches (`Inbox.postSharedBatch`) are attested once by 2/3 of the active stake.
 contract SharedStakingRegistry is StakingRegistry, ISharedSequencerRegistry {
     /// @notice The namespace the leader draw uses instead of a chain id.
@@ -39,6 +40,25 @@ contract SharedStakingRegistry is StakingRegistry, ISharedSequencerRegistry {
         _verifyAttestations(digest, attestations);
         for (uint256 i = 0; i < chainIds.length; i++) {
             schedules[chainIds[i]].lastActivity = uint64(block.number);
+        }
+    }
+
+    /// @notice Skip a leader that posted nothing for `livenessTimeout` L1 blocks on `chainId`, on
+    ///         every started chain (each emits its own SequencerChanged with reason timeout).
+    /// @param chainId The L2 chain whose silence is reported.
+    function reportTimeout(uint256 chainId) public override {
+        super.reportTimeout(chainId);
+        uint64 skips = schedules[chainId].skips;
+        for (uint256 i = 0; i < chainIds.length; i++) {
+            uint256 other = chainIds[i];
+            if (other == chainId) continue;
+            syncEpoch(other);
+            ChainSchedule storage schedule = schedules[other];
+            if (schedule.skips < skips) {
+                schedule.skips = skips;
+                schedule.lastActivity = uint64(block.number);
+                _setLeader(other, _pick(other, schedule.epoch, skips), SequencerChangeReason.TIMEOUT);
+            }
         }
     }
 

@@ -108,6 +108,24 @@ contract SharedInboxTest is SignerTest {
         assertEq(activity902, 100, "902 alive");
     }
 
+    function testTimeoutOnOneChainHandsEveryChainOn() public {
+        registry.syncEpoch(901);
+        registry.syncEpoch(902);
+        address silent = registry.sequencerFor(901, block.number);
+        vm.roll(105);
+        vm.expectRevert(abi.encodeWithSelector(EpochRegistry.LeaderAlive.selector, 100, 106));
+        registry.reportTimeout(902);
+        vm.roll(106);
+        registry.reportTimeout(902);
+        address next = registry.sequencerFor(902, block.number);
+        require(next != silent && next != address(0), "skipped");
+        assertEq(registry.sequencerFor(901, block.number), next, "901 follows");
+        (,, uint64 skips,,) = registry.schedules(901);
+        assertEq(skips, 1, "901 skipped once");
+        vm.expectRevert(abi.encodeWithSelector(EpochRegistry.LeaderAlive.selector, 106, 112));
+        registry.reportTimeout(901); // its clock restarted with the skip
+    }
+
     function testSharedDigestLayout() public view {
         (Inbox.Segment[] memory segments,) = twoChains(0, 0);
         bytes32 segmentsHash = keccak256(abi.encode(segments));

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,7 +206,12 @@ class L1Client:
     @staticmethod
     def namespace_of(inputs: dict[str, Any], chain_id: int) -> NamespaceRead:
         """The derivation stage of mode shared: our chain's segment of decoded postSharedBatch inputs."""
-        segments = [Segment(int(c), int(f), int(la), int(e), bytes(h)) for c, f, la, e, h in inputs["segments"]]
+        segments = [
+            Segment(int(s["chainId"]), int(s["firstL2Block"]), int(s["lastL2Block"]), int(s["forcedEnd"]),
+                    bytes(s["dataHash"]))
+            if isinstance(s, Mapping) else Segment(int(s[0]), int(s[1]), int(s[2]), int(s[3]), bytes(s[4]))
+            for s in inputs["segments"]
+        ]
         return select_namespace(segments, [bytes(d) for d in inputs["datas"]], chain_id)
 
     async def shared_batches(self, first_block: int, last_block: int) -> list[dict[str, Any]]:

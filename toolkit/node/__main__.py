@@ -23,6 +23,7 @@ from toolkit.modes import mode_named
 from toolkit.node.app import build_app
 from toolkit.node.config import NodeConfig, NodeConfigError
 from toolkit.node.node import L2Node
+from toolkit.sequencer.shared_batcher import SharedBatcher
 
 log = logging.getLogger("toolkit.node")
 
@@ -56,6 +57,7 @@ async def serve(configs: list[NodeConfig]) -> None:
     l1 = L1Client(first.l1_rpc_url, first.inbox_address, first.registry_address,
                   mode_named(first.mode).registry_contract)
     nodes = [L2Node(config, l1) for config in configs]
+    shared = shared_batcher(nodes, l1)
     runners: list[web.AppRunner] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -63,7 +65,7 @@ async def serve(configs: list[NodeConfig]) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         for node, config in zip(nodes, configs, strict=True):
-            runner = web.AppRunner(build_app(node), access_log=None)
+            runner = web.AppRunner(build_app(node, {n.chain_id: n for n in nodes}), access_log=None)
             await runner.setup()
             runners.append(runner)
             await web.TCPSite(runner, config.host, config.port).start()
@@ -71,12 +73,33 @@ async def serve(configs: list[NodeConfig]) -> None:
                      config.chain.chain_id, config.host, config.port)
         for node in nodes:
             await node.start()
+        if shared is not None:
+            shared.start([node.ready for node in nodes])
         await stop.wait()
     finally:
+        if shared is not None:
+            await shared.stop()
         for node in nodes:
             await node.stop()
         for runner in runners:
             await runner.cleanup()
+
+
+def shared_batcher(nodes: list[L2Node], l1: L1Client) -> SharedBatcher | None:
+    """Modes that share batches: one poster for every chain this keyed process sequences."""
+    roles = [node.role for node in nodes if node.role is not None]
+    if not nodes[0].mode.shares_batches or not roles:
+        return None
+    first = roles[0]
+    peers = [url for address, url in first.config.validator_urls.items() if address.lower() != first.address.lower()]
+    shared = SharedBatcher(
+        {role.chain_id: role.batcher for role in roles},
+        {role.chain_id: (lambda role=role: role.leadership.is_leader) for role in roles},
+        l1, first.private_key, first.follower.domain, peers,
+    )
+    for node in nodes:
+        node.shared_batcher = shared
+    return shared
 
 
 def main(argv: list[str] | None = None) -> int:

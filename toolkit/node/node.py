@@ -32,6 +32,7 @@ class L2Node:
         self.receiver = self.follower.receiver
         self.ready = self.follower.ready
         self.on_pending_transaction: list[Any] = self.role.on_pending_transaction if self.role else []
+        self.shared_batcher: Any = None  # mode shared: the process's one poster for all its chains
 
     @property
     def pool(self) -> Any:
@@ -87,6 +88,10 @@ class L2Node:
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None:
         return self.follower.block_signature(block_hash)
 
+    async def namespaces(self, first_l1_block: int, last_l1_block: int, l1_tx_hash: bytes | None = None
+                         ) -> list[dict[str, Any]]:
+        return await self.follower.namespaces(first_l1_block, last_l1_block, l1_tx_hash)
+
     def forced_queue_status(self) -> list[dict[str, Any]]:
         return self.follower.forced_queue_status()
 
@@ -94,6 +99,8 @@ class L2Node:
         status = self.follower.sync_status()
         if self.role is not None:
             status["sequencing"] = self.role.status()
+            if self.shared_batcher is not None:
+                status["sequencing"].update(self.shared_batcher.status())
         return status
 
     def set_censored(self, addresses: list[str]) -> list[str]:

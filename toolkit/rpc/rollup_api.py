@@ -11,6 +11,8 @@ from toolkit.rpc import params as p
 from toolkit.rpc.errors import invalid_params
 from toolkit.rpc.server import Handler
 
+MAX_NAMESPACE_RANGE = 1000  # L1 blocks one rollup_getNamespaces call may span
+
 
 class RollupNodeView(Protocol):
     chain_id: int
@@ -31,6 +33,9 @@ class RollupNodeView(Protocol):
 
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None: ...
 
+    async def namespaces(self, first_l1_block: int, last_l1_block: int, l1_tx_hash: bytes | None = None
+                         ) -> list[dict[str, Any]]: ...
+
 
 class RollupApi:
     def __init__(
@@ -46,6 +51,8 @@ class RollupApi:
             "rollup_sequencer": self.rollup_sequencer,
             "rollup_forcedQueue": self.rollup_forcedQueue,
             "rollup_getBlockSignature": self.rollup_getBlockSignature,
+            "rollup_getNamespace": self.rollup_getNamespace,
+            "rollup_getNamespaces": self.rollup_getNamespaces,
             "devnet_setCensored": self.devnet_setCensored,
             "devnet_setIgnoreForced": self.devnet_setIgnoreForced,
             "devnet_equivocate": self.devnet_equivocate,
@@ -74,6 +81,24 @@ class RollupApi:
                 return None
             block_hash = bytes(header.hash)
         return self.node.block_signature(block_hash)
+
+    async def rollup_getNamespace(self, params: list[Any]) -> dict[str, Any] | None:
+        """This chain's namespace of the shared batch posted in an L1 transaction, with the segment
+        list proving it complete (mode shared; format in README). null: no shared batch in that tx."""
+        p.expect_count(params, 1)
+        tx_hash = p.hex_bytes(p.arg(params, 0, "l1TxHash"), "l1TxHash", 32)
+        reads = await self.node.namespaces(0, 0, tx_hash)
+        return reads[0] if reads else None
+
+    async def rollup_getNamespaces(self, params: list[Any]) -> list[dict[str, Any]]:
+        """This chain's namespace of every shared batch in L1 blocks fromL1Block..toL1Block (at most
+        MAX_NAMESPACE_RANGE blocks), in L1 order, each with its completeness proof."""
+        p.expect_count(params, 2)
+        first = p.quantity(p.arg(params, 0, "fromL1Block"), "fromL1Block")
+        last = p.quantity(p.arg(params, 1, "toL1Block"), "toL1Block")
+        if last < first or last - first >= MAX_NAMESPACE_RANGE:
+            raise invalid_params(f"toL1Block must be within fromL1Block .. fromL1Block + {MAX_NAMESPACE_RANGE - 1}")
+        return await self.node.namespaces(first, last)
 
     async def devnet_setCensored(self, params: list[Any]) -> list[str]:
         """Test control: the sequencer leaves out every transaction from these L2 senders."""

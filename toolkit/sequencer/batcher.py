@@ -108,11 +108,12 @@ class Batcher:
     def build_batch(self, first: int, last: int) -> bytes:
         return encode_batch(canonical_batch(self.state.executor, self.chain_id, first, last), self.compression)
 
-    def next_batch(self) -> PendingBatch | None:
-        """The batch due now (blocks after the last posted, at most max_blocks and MAX_BATCH_BYTES), if any."""
+    def next_batch(self, force: bool = False) -> PendingBatch | None:
+        """The batch due now (blocks after the last posted, at most max_blocks and MAX_BATCH_BYTES), if any;
+        with `force`, whatever waits even if it is not due yet."""
         if self.last_posted < self.state.safe_number:
             self.last_posted = self.state.safe_number
-        if not self.due():
+        if not self.due() and not (force and self.state.unsafe_number > self.last_posted):
             return None
         first = self.last_posted + 1
         last = min(self.state.unsafe_number, first + self.max_blocks - 1)

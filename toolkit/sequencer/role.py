@@ -78,7 +78,8 @@ class SequencerRole:
     def start(self) -> None:
         self.handoff.start()
         self._tasks.append(asyncio.create_task(self._build_loop(), name=f"build-{self.chain_id}"))
-        self._tasks.append(asyncio.create_task(self._batch_loop(), name=f"batch-{self.chain_id}"))
+        if not self.follower.mode.shares_batches:  # otherwise the process's SharedBatcher posts
+            self._tasks.append(asyncio.create_task(self._batch_loop(), name=f"batch-{self.chain_id}"))
 
     async def stop(self) -> None:
         for task in self._tasks:
