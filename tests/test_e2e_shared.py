@@ -17,6 +17,7 @@ from web3 import HTTPProvider, Web3
 from devnet.config import ConfigError
 from devnet.network import Devnet, rpc_call
 from toolkit.accounts import dev_accounts
+from toolkit.force_include import force_include
 from toolkit.l1.artifacts import load_artifact
 from toolkit.shared_batch import NamespaceError, verify_namespace
 from toolkit.testing import fast_config, l1_changes, raw_receipt, safe_number, wait_for
@@ -34,7 +35,7 @@ def test_mode_shared_needs_two_to_eight_chains(tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    config = fast_config(tmp_path_factory.mktemp("shared"), mode="shared", sequencers=3, epoch_length=4,
+    config = fast_config(tmp_path_factory.mktemp("shared"), mode="shared", sequencers=3, epoch_length=3,
                          liveness_timeout=6, chains=CHAINS)
     network = Devnet(config)
     network.up()
@@ -161,3 +162,23 @@ def test_namespace_reads_come_with_a_completeness_proof(shared: Devnet) -> None:
     reply = Web3(HTTPProvider(network.gateway_urls[901])).provider.make_request(
         "rollup_getNamespaces", ["0x10", "0x1"])
     assert reply["error"]["code"] == -32602
+
+
+def test_each_chain_derives_from_l1_alone_with_every_sequencer_down(shared: Devnet) -> None:
+    """Last in the module: it kills the validators. Chain 902's forced entry lands by derivation alone,
+    only in 902's namespace; chain 901's verifier is untouched by it."""
+    network = shared
+    for name in network.sequencer_names:
+        network.processes[name].kill()
+    verifier_902 = Web3(HTTPProvider(network.node_url("verifier-0", 902)))
+    verifier_901 = Web3(HTTPProvider(network.node_url("verifier-0", 901)))
+    sender = ACCOUNTS[6]
+    raw = Account.sign_transaction(
+        {"type": 2, "chainId": 902, "nonce": 0, "to": ACCOUNTS[8].address, "value": 902, "gas": 21_000,
+         "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}, sender.private_key).raw_transaction
+    funder = ACCOUNTS[7].private_key  # the same key holds L1 ether on Anvil
+    handle = force_include(network.state["l1"]["rpc"], network.state["contracts"]["Inbox"], 902, bytes(raw), funder)
+    receipt = handle.wait_included(network.node_url("verifier-0", 902), safe=True, timeout=120)
+    assert receipt["status"] in (1, "0x1")
+    assert verifier_902.eth.get_transaction_count(sender.address, "safe") == 1
+    assert verifier_901.eth.get_transaction_count(sender.address) == 0
