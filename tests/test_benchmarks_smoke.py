@@ -69,3 +69,9 @@ def test_handoffs_prints_attestation_gas_handoff_gaps_and_failover() -> None:
         "handoffs.py", "--handoffs", "2", "--failovers", "1", "--batch-transfers", "5", "--cpu-burner"
     )
     assert_figures(result, HANDOFF_LABELS + ["with one CPU-bound process beside the devnet"])
+
+
+def test_shared_prints_gas_per_block_shared_and_per_chain() -> None:
+    result = run_benchmark("shared.py", "--chains", "1,2", "--blocks", "1", "--transfers", "1")
+    assert_figures(result, ["L1 gas per L2 block", "one batch per chain (reference)", "shared batch",
+                            "L1 transactions per posting"])
