@@ -23,6 +23,7 @@ from toolkit.modes import mode_named
 from toolkit.node.app import build_app
 from toolkit.node.config import NodeConfig, NodeConfigError
 from toolkit.node.node import L2Node
+from toolkit.sequencer.bundles import BundleBook, BundleRunner
 from toolkit.sequencer.shared_batcher import SharedBatcher
 
 log = logging.getLogger("toolkit.node")
@@ -58,6 +59,7 @@ async def serve(configs: list[NodeConfig]) -> None:
                   mode_named(first.mode).registry_contract)
     nodes = [L2Node(config, l1) for config in configs]
     shared = shared_batcher(nodes, l1)
+    bundles = bundle_runner(nodes)
     runners: list[web.AppRunner] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -75,8 +77,12 @@ async def serve(configs: list[NodeConfig]) -> None:
             await node.start()
         if shared is not None:
             shared.start([node.ready for node in nodes])
+        if bundles is not None:
+            bundles.start()
         await stop.wait()
     finally:
+        if bundles is not None:
+            await bundles.stop()
         if shared is not None:
             await shared.stop()
         for node in nodes:
@@ -100,6 +106,17 @@ def shared_batcher(nodes: list[L2Node], l1: L1Client) -> SharedBatcher | None:
     for node in nodes:
         node.shared_batcher = shared
     return shared
+
+
+def bundle_runner(nodes: list[L2Node]) -> BundleRunner | None:
+    """Modes that share batches: cross-chain bundles over every chain this keyed process sequences."""
+    roles = {node.chain_id: node.role for node in nodes if node.role is not None}
+    if not nodes[0].mode.shares_batches or not roles:
+        return None
+    book = BundleBook()
+    for node in nodes:
+        node.bundles, node.bundle_chains = book, sorted(roles)
+    return BundleRunner(book, roles)
 
 
 def main(argv: list[str] | None = None) -> int:

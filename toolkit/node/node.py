@@ -14,7 +14,8 @@ from eth.abc import SignedTransactionAPI
 from toolkit.l1.client import L1Client
 from toolkit.node.config import NodeConfig
 from toolkit.node.follower import ChainFollower
-from toolkit.rpc.errors import SERVER_ERROR, RpcError
+from toolkit.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
+from toolkit.sequencer.bundles import BundleBook, BundleRefused, parse_bundle
 from toolkit.sequencer.role import SequencerRole
 
 
@@ -33,6 +34,8 @@ class L2Node:
         self.ready = self.follower.ready
         self.on_pending_transaction: list[Any] = self.role.on_pending_transaction if self.role else []
         self.shared_batcher: Any = None  # mode shared: the process's one poster for all its chains
+        self.bundles: BundleBook | None = None  # mode shared: the process's cross-chain bundles
+        self.bundle_chains: list[int] = []
 
     @property
     def pool(self) -> Any:
@@ -87,6 +90,21 @@ class L2Node:
 
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None:
         return self.follower.block_signature(block_hash)
+
+    def send_bundle(self, txs: list[bytes], atomicity: str) -> dict[str, Any]:
+        if self.bundles is None:
+            raise RpcError(SERVER_ERROR, "bundles are taken by the sequencer nodes of mode shared")
+        try:
+            bundle = parse_bundle(txs, atomicity, self.bundle_chains)
+        except BundleRefused as exc:
+            raise RpcError(INVALID_PARAMS, str(exc)) from exc
+        if not self._role().leadership.is_leader:
+            raise RpcError(SERVER_ERROR, "this node does not lead: send bundles through the gateway")
+        return {**self.bundles.add(bundle).to_json(), "node": self.config.name}
+
+    def get_bundle(self, bundle_id: bytes) -> dict[str, Any] | None:
+        bundle = self.bundles.get(bundle_id) if self.bundles is not None else None
+        return bundle.to_json() if bundle is not None else None
 
     async def namespaces(self, first_l1_block: int, last_l1_block: int, l1_tx_hash: bytes | None = None
                          ) -> list[dict[str, Any]]:

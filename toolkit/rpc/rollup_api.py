@@ -33,6 +33,10 @@ class RollupNodeView(Protocol):
 
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None: ...
 
+    def send_bundle(self, txs: list[bytes], atomicity: str) -> dict[str, Any]: ...
+
+    def get_bundle(self, bundle_id: bytes) -> dict[str, Any] | None: ...
+
     async def namespaces(self, first_l1_block: int, last_l1_block: int, l1_tx_hash: bytes | None = None
                          ) -> list[dict[str, Any]]: ...
 
@@ -52,6 +56,8 @@ class RollupApi:
             "rollup_forcedQueue": self.rollup_forcedQueue,
             "rollup_getBlockSignature": self.rollup_getBlockSignature,
             "rollup_getNamespace": self.rollup_getNamespace,
+            "rollup_sendBundle": self.rollup_sendBundle,
+            "rollup_getBundle": self.rollup_getBundle,
             "rollup_getNamespaces": self.rollup_getNamespaces,
             "devnet_setCensored": self.devnet_setCensored,
             "devnet_setIgnoreForced": self.devnet_setIgnoreForced,
@@ -99,6 +105,21 @@ class RollupApi:
         if last < first or last - first >= MAX_NAMESPACE_RANGE:
             raise invalid_params(f"toL1Block must be within fromL1Block .. fromL1Block + {MAX_NAMESPACE_RANGE - 1}")
         return await self.node.namespaces(first, last)
+
+    async def rollup_sendBundle(self, params: list[Any]) -> dict[str, Any]:
+        """Mode shared: {txs: [raw tx, ...] on any chains of the set, atomicity: "inclusion" | "execution"};
+        returns the bundle's record (bundleId, status pending). Bad bundles are refused whole."""
+        p.expect_count(params, 1)
+        request = p.arg(params, 0, "bundle")
+        if not isinstance(request, dict) or not isinstance(request.get("txs"), list):
+            raise invalid_params("expected {txs: [raw transactions], atomicity: inclusion|execution}")
+        txs = [p.hex_bytes(raw, "txs[]") for raw in request["txs"]]
+        return self.node.send_bundle(txs, str(request.get("atomicity", "inclusion")))
+
+    async def rollup_getBundle(self, params: list[Any]) -> dict[str, Any] | None:
+        """A bundle's record: pending, included (slot, block per chain, tx hashes) or dropped (reason)."""
+        p.expect_count(params, 1)
+        return self.node.get_bundle(p.hex_bytes(p.arg(params, 0, "bundleId"), "bundleId", 32))
 
     async def devnet_setCensored(self, params: list[Any]) -> list[str]:
         """Test control: the sequencer leaves out every transaction from these L2 senders."""
