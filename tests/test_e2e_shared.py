@@ -35,8 +35,8 @@ def test_mode_shared_needs_two_to_eight_chains(tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    config = fast_config(tmp_path_factory.mktemp("shared"), mode="shared", sequencers=3, epoch_length=4,
-                         liveness_timeout=6, chains=CHAINS)
+    config = fast_config(tmp_path_factory.mktemp("shared"), mode="shared", sequencers=3, epoch_length=6,
+                         liveness_timeout=8, chains=CHAINS)
     network = Devnet(config)
     network.up()
     try:
@@ -177,20 +177,22 @@ def leg(chain_id: int, nonce: int, reverts: bool = False) -> str:
 
 def settle_bundle(network: Devnet, txs: list[str], atomicity: str) -> dict:
     """Send through chain 901's gateway until a leader settles it (a handoff drops a bundle whole: resend)."""
-    for _ in range(10):
+
+    def attempt() -> dict | None:
         reply = Web3(HTTPProvider(network.gateway_urls[901])).provider.make_request(
             "rollup_sendBundle", [{"txs": txs, "atomicity": atomicity}])
         if "error" in reply:
             assert "does not lead" in reply["error"]["message"], reply
-            continue
+            return None  # the gateway has not seen the handoff yet
         node_url = network.node_url(reply["result"]["node"], 901)
         bundle_id = reply["result"]["bundleId"]
-        record = wait_for(lambda u=node_url, b=bundle_id: (r := rpc_call(u, "rollup_getBundle", [b]))
+        record = wait_for(lambda: (r := rpc_call(node_url, "rollup_getBundle", [bundle_id]))
                           and r["status"] != "pending" and r, timeout=60, what="the bundle to settle")
         if record["status"] == "dropped" and "leader changed" in record["reason"]:
-            continue
+            return None
         return record
-    raise AssertionError("no leader kept the bundle through ten tries")
+
+    return wait_for(attempt, timeout=180, what="a leader to settle the bundle")
 
 
 def receipts_of(network: Devnet, record: dict) -> list[dict]:
@@ -230,6 +232,34 @@ def test_cross_chain_bundles_land_whole_or_not_at_all(shared: Devnet) -> None:
         reply = gateway.make_request("rollup_sendBundle", [{"txs": bad, "atomicity": "maybe" if "atomicity" in
                                                             message else "inclusion"}])
         assert reply["error"]["code"] == -32602 and message in reply["error"]["message"], reply
+
+
+def test_the_all_chains_verifier_checks_every_bundle_marker(shared: Devnet) -> None:
+    network = shared
+    verifier = network.node_url("verifier-0", 902)
+    good = settle_bundle(network, [leg(901, nonce_on(network, 901)), leg(902, nonce_on(network, 902))], "execution")
+    assert good["status"] == "included"
+    audit = wait_for(lambda: (a := rpc_call(verifier, "rollup_syncStatus")["bundleAudit"])["markersChecked"] >= 1
+                     and a, timeout=60, what="the verifier to check a bundle marker from L1")
+    assert audit["violations"] == []
+    # a leader that splits a bundle (signs one chain's block, marks both) is caught
+    sequencers = [network.node_url(name, 901) for name in network.sequencer_names]
+    for url in sequencers:
+        assert rpc_call(url, "devnet_splitBundles", [True]) is True
+    try:
+        split = settle_bundle(network, [leg(901, nonce_on(network, 901)), leg(902, nonce_on(network, 902))],
+                              "inclusion")
+    finally:
+        for url in sequencers:
+            rpc_call(url, "devnet_splitBundles", [False])
+    assert split["status"] == "included"  # what the dishonest leader claims
+    violations = wait_for(
+        lambda: [v for v in rpc_call(verifier, "rollup_syncStatus")["bundleAudit"]["violations"]
+                 if v["bundleId"] == split["bundleId"]],
+        timeout=60, what="the verifier to report the split bundle")
+    assert "is not in block" in violations[0]["problems"][0]
+    assert all(v["bundleId"] == split["bundleId"] for v in
+               rpc_call(verifier, "rollup_syncStatus")["bundleAudit"]["violations"])
 
 
 def test_each_chain_derives_from_l1_alone_with_every_sequencer_down(shared: Devnet) -> None:

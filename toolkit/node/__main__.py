@@ -21,6 +21,7 @@ from aiohttp import web
 from toolkit.l1.client import L1Client
 from toolkit.modes import mode_named
 from toolkit.node.app import build_app
+from toolkit.node.bundle_audit import BundleAuditor
 from toolkit.node.config import NodeConfig, NodeConfigError
 from toolkit.node.node import L2Node
 from toolkit.sequencer.bundles import BundleBook, BundleRunner
@@ -60,6 +61,9 @@ async def serve(configs: list[NodeConfig]) -> None:
     nodes = [L2Node(config, l1) for config in configs]
     shared = shared_batcher(nodes, l1)
     bundles = bundle_runner(nodes)
+    audit = bundle_auditor(nodes, l1)
+    if shared is not None and bundles is not None:
+        shared.bundles = bundles.book
     runners: list[web.AppRunner] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -79,8 +83,12 @@ async def serve(configs: list[NodeConfig]) -> None:
             shared.start([node.ready for node in nodes])
         if bundles is not None:
             bundles.start()
+        if audit is not None:
+            audit.start()
         await stop.wait()
     finally:
+        if audit is not None:
+            await audit.stop()
         if bundles is not None:
             await bundles.stop()
         if shared is not None:
@@ -114,9 +122,22 @@ def bundle_runner(nodes: list[L2Node]) -> BundleRunner | None:
     if not nodes[0].mode.shares_batches or not roles:
         return None
     book = BundleBook()
+    runner = BundleRunner(book, roles)
     for node in nodes:
-        node.bundles, node.bundle_chains = book, sorted(roles)
-    return BundleRunner(book, roles)
+        node.bundles, node.bundle_chains, node.bundle_runner = book, sorted(roles), runner
+    return runner
+
+
+def bundle_auditor(nodes: list[L2Node], l1: L1Client) -> BundleAuditor | None:
+    """Modes that share batches: a keyless node following the set checks every bundle marker."""
+    if not nodes[0].mode.shares_batches or any(node.role is not None for node in nodes):
+        return None
+    auditor = BundleAuditor(l1, {node.chain_id: node.executor for node in nodes},
+                            lambda: min(node.follower.derivation.l1_cursor for node in nodes),
+                            nodes[0].config.l1_start_block)
+    for node in nodes:
+        node.bundle_audit = auditor
+    return auditor
 
 
 def main(argv: list[str] | None = None) -> int:

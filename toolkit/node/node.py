@@ -36,6 +36,8 @@ class L2Node:
         self.shared_batcher: Any = None  # mode shared: the process's one poster for all its chains
         self.bundles: BundleBook | None = None  # mode shared: the process's cross-chain bundles
         self.bundle_chains: list[int] = []
+        self.bundle_runner: Any = None
+        self.bundle_audit: Any = None  # mode shared, verifier: the all-chains bundle check
 
     @property
     def pool(self) -> Any:
@@ -119,7 +121,15 @@ class L2Node:
             status["sequencing"] = self.role.status()
             if self.shared_batcher is not None:
                 status["sequencing"].update(self.shared_batcher.status())
+        if self.bundle_audit is not None:
+            status["bundleAudit"] = self.bundle_audit.status()
         return status
+
+    def split_bundles(self, enabled: bool) -> bool:
+        if self.bundle_runner is None:
+            raise RpcError(SERVER_ERROR, "this node takes no bundles")
+        self.bundle_runner.split = enabled
+        return enabled
 
     def set_censored(self, addresses: list[str]) -> list[str]:
         return self._role().set_censored(addresses)

@@ -37,6 +37,8 @@ class RollupNodeView(Protocol):
 
     def get_bundle(self, bundle_id: bytes) -> dict[str, Any] | None: ...
 
+    def split_bundles(self, enabled: bool) -> bool: ...
+
     async def namespaces(self, first_l1_block: int, last_l1_block: int, l1_tx_hash: bytes | None = None
                          ) -> list[dict[str, Any]]: ...
 
@@ -62,6 +64,7 @@ class RollupApi:
             "devnet_setCensored": self.devnet_setCensored,
             "devnet_setIgnoreForced": self.devnet_setIgnoreForced,
             "devnet_equivocate": self.devnet_equivocate,
+            "devnet_splitBundles": self.devnet_splitBundles,
         }
 
     async def rollup_syncStatus(self, params: list[Any]) -> dict[str, Any]:
@@ -132,6 +135,14 @@ class RollupApi:
         """Test control: the leader signs a second, different block at its head's height and
         returns both signed headers (the proof slashEquivocation takes)."""
         return self.node.equivocate()
+
+    async def devnet_splitBundles(self, params: list[Any]) -> bool:
+        """Test control (mode shared): the leader signs only a bundle's first chain's block but marks the
+        bundle as whole; the all-chains verifier must report it."""
+        enabled = p.arg(params, 0, "enabled")
+        if not isinstance(enabled, bool):
+            raise invalid_params("expected true or false")
+        return self.node.split_bundles(enabled)
 
     async def devnet_setIgnoreForced(self, params: list[Any]) -> bool:
         """Test control: a misbehaving sequencer that includes no forced entry (L1 will refuse it)."""

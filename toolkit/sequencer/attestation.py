@@ -16,6 +16,7 @@ import aiohttp
 from eth_account import Account
 
 from toolkit.batch import BatchDecodeError, decode_batch
+from toolkit.bundle_markers import MARKER_NAMESPACE, MarkerDecodeError, decode_markers
 from toolkit.l2.executor import BlockAttributes, L2Executor
 from toolkit.shared_batch import NamespaceError, Segment, check_segment_list
 from toolkit.signing import SigningDomain, batch_digest
@@ -81,6 +82,13 @@ def check_shared_request(executors: dict[int, L2Executor], body: dict[str, Any])
     for raw in raw_segments:
         chain_id, first, last = int(raw["chainId"]), int(raw["first"]), int(raw["last"])
         forced_end, data = int(raw["forcedEnd"]), bytes.fromhex(raw["data"][2:])
+        if chain_id == MARKER_NAMESPACE:  # bundle markers: well-formed is enough, verifiers audit them
+            try:
+                decode_markers(data)
+            except MarkerDecodeError as exc:
+                raise AttestationRefused(str(exc)) from exc
+            segments.append(Segment.for_data(chain_id, first, last, forced_end, data))
+            continue
         executor = executors.get(chain_id)
         if executor is None:
             raise AttestationRefused(f"this node does not follow chain {chain_id}")

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import rlp
 from eth_utils import keccak
 
+from toolkit.bundle_markers import BundleMarker, MarkedLeg
 from toolkit.l2.executor import ExecutedBlock
 from toolkit.l2.transactions import InvalidTransaction, decode_raw_transaction
 
@@ -55,6 +56,7 @@ class Bundle:
     reason: str | None = None
     slot: int | None = None
     blocks: dict[int, int] = field(default_factory=dict)
+    marked: bool = False  # its marker went to L1 in a shared batch (namespace 0)
 
     @property
     def chain_ids(self) -> list[int]:
@@ -113,6 +115,16 @@ class BundleBook:
     def get(self, bundle_id: bytes) -> Bundle | None:
         return self.bundles.get(bundle_id)
 
+    def markers_due(self, covered: dict[int, int]) -> list[Bundle]:
+        """Included bundles not yet marked on L1 whose every block is within `covered` (chain -> last block)."""
+        return [b for b in self.bundles.values() if b.status == "included" and not b.marked
+                and all(n <= covered.get(c, -1) for c, n in b.blocks.items())]
+
+    @staticmethod
+    def marker(bundle: Bundle) -> BundleMarker:
+        return BundleMarker(bundle.bundle_id, bundle.atomicity, tuple(
+            MarkedLeg(leg.chain_id, bundle.blocks[leg.chain_id], leg.tx_hash) for leg in bundle.legs))
+
 
 class ChainSequencer(Protocol):
     """What the runner needs of one chain's sequencer role."""
@@ -133,6 +145,7 @@ class BundleRunner:
         self.book = book
         self.chains = chains
         self.slots = 0
+        self.split = False  # test hook (devnet_splitBundles): sign only the first chain's block, claim all
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> None:
@@ -162,7 +175,7 @@ class BundleRunner:
         if problem is not None:
             return self._drop(bundle, problem)
         self.slots += 1
-        for chain_id in chains:
+        for chain_id in chains[:1] if self.split else chains:
             self.chains[chain_id].sign_and_adopt(prepared[chain_id])
         bundle.status, bundle.slot = "included", self.slots
         bundle.blocks = {c: e.number for c, e in prepared.items()}

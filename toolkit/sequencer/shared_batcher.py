@@ -15,9 +15,11 @@ import logging
 import re
 from typing import Any
 
+from toolkit.bundle_markers import MARKER_NAMESPACE, encode_markers
 from toolkit.l1.client import BatchRejected, L1Client
 from toolkit.sequencer.attestation import ATTEST_SHARED_PATH, collect_signatures
 from toolkit.sequencer.batcher import Batcher, PendingBatch
+from toolkit.sequencer.bundles import BundleBook
 from toolkit.shared_batch import Segment, segments_hash, shared_batch_digest
 from toolkit.signing import SigningDomain
 
@@ -47,6 +49,7 @@ class SharedBatcher:
         self.posted = 0
         self.last_error: str | None = None
         self.last_gas: int | None = None
+        self.bundles: BundleBook | None = None  # markers of included bundles go out in namespace 0
         self._task: asyncio.Task[None] | None = None
 
     def pending(self) -> list[PendingBatch]:
@@ -60,6 +63,10 @@ class SharedBatcher:
         batches = self.pending()
         if not batches:
             return False
+        marked = self._markers_due(batches)
+        if marked:
+            data = encode_markers([BundleBook.marker(b) for b in marked])
+            batches = [PendingBatch(MARKER_NAMESPACE, 0, 0, 0, data), *batches]
         segments = [Segment.for_data(b.chain_id, b.first, b.last, b.forced_end, b.data) for b in batches]
         digest = shared_batch_digest(self.domain, segments_hash(segments))
         attestations = await collect_signatures(
@@ -73,15 +80,26 @@ class SharedBatcher:
             self.last_error = str(exc)
             overdue = overdue_chain(str(exc))
             for batch in batches:
-                self.batchers[batch.chain_id].mark_rejected(batch, str(exc), batch.chain_id == overdue)
+                if batch.chain_id in self.batchers:
+                    self.batchers[batch.chain_id].mark_rejected(batch, str(exc), batch.chain_id == overdue)
             return False
         self.last_error, self.last_gas = None, gas
         self.posted += 1
         for batch in batches:
-            self.batchers[batch.chain_id].mark_posted(batch, l1_block, tx_hash)
+            if batch.chain_id in self.batchers:
+                self.batchers[batch.chain_id].mark_posted(batch, l1_block, tx_hash)
+        for bundle in marked:
+            bundle.marked = True
         log.info("posted shared batch of %d chains in L1 block %d (gas %d), tx 0x%s",
                  len(batches), l1_block, gas, tx_hash.hex())
         return True
+
+    def _markers_due(self, batches: list[PendingBatch]) -> list[Any]:
+        if self.bundles is None:
+            return []
+        covered = {chain_id: b.last_posted for chain_id, b in self.batchers.items()}
+        covered.update({b.chain_id: b.last for b in batches})
+        return self.bundles.markers_due(covered)
 
     async def _loop(self, ready: list[asyncio.Event]) -> None:
         for event in ready:
