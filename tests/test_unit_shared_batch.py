@@ -74,3 +74,20 @@ def test_overdue_chain_is_read_from_the_revert() -> None:
     error = "ChainForcedTxOverdue (0x12345678" + (902).to_bytes(32, "big").hex() + "00" * 64 + ")"
     assert overdue_chain(error) == 902
     assert overdue_chain("ForcedTxOverdue (0x1234)") is None
+
+
+def test_bundle_markers_round_trip_and_refuse_garbage() -> None:
+    from toolkit.bundle_markers import (
+        BundleMarker,
+        MarkedLeg,
+        MarkerDecodeError,
+        decode_markers,
+        encode_markers,
+    )
+
+    markers = [BundleMarker(b"\x01" * 32, "execution", (MarkedLeg(901, 7, b"\x02" * 32), MarkedLeg(902, 9, b"\x03" * 32))),
+               BundleMarker(b"\x04" * 32, "inclusion", (MarkedLeg(902, 10, b"\x05" * 32),))]
+    assert decode_markers(encode_markers(markers)) == markers
+    for garbage in (b"", b"\x02\xc0", b"\x01\xff\xff"):
+        with pytest.raises(MarkerDecodeError):
+            decode_markers(garbage)
