@@ -56,8 +56,8 @@ def main(ctx: click.Context, config_path: Path | None, state_dir: Path | None) -
 
 @main.command()
 @click.option("--detach", is_flag=True, help="return once ready; stop later with `devnet down`")
-@click.option("--mode", type=str, help="sequencing mode: single, committee or pos")
-@click.option("--sequencers", type=int, help="validators/operators in modes committee and pos (default 3)")
+@click.option("--mode", type=str, help="sequencing mode: single, committee, pos or shared (2 to 8 --chains)")
+@click.option("--sequencers", type=int, help="validators/operators in modes committee, pos and shared (default 3)")
 @click.option("--chains", type=str, help="L2 chain ids, e.g. 901,902 (each gets its own gateway and verifier)")
 @click.option("--gateway-port", type=int, help="the chain's stable RPC port (0 = any free port)")
 @click.option("--l1-port", type=int, help="Anvil port (0 = any free port)")

@@ -127,9 +127,12 @@ class DevnetConfig:
 
     def validate(self) -> DevnetConfig:
         try:
-            mode_named(self.mode)
+            mode = mode_named(self.mode)
         except UnknownMode as exc:
             raise ConfigError(str(exc)) from exc
+        chain_problem = mode.check_chain_count(len(self.chain_list))
+        if chain_problem is not None:
+            raise ConfigError(chain_problem)
         if self.l1.block_time <= 0:
             raise ConfigError("l1.block_time must be > 0 (epochs and deadlines count L1 blocks)")
         if self.l2.block_time < 0:

@@ -91,3 +91,9 @@ def test_plugin_prints_rederivation_and_snapshot_reference() -> None:
         "first derivation of the same L1 (reference)",
         "Anvil evm_snapshot + evm_revert (reference",
     ])
+
+
+def test_shared_prints_gas_per_block_shared_and_per_chain() -> None:
+    result = run_benchmark("shared.py", "--chains", "1,2", "--blocks", "1", "--transfers", "1")
+    assert_figures(result, ["L1 gas per L2 block", "one batch per chain (reference)", "shared batch",
+                            "L1 transactions per posting"])

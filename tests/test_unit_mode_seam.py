@@ -17,7 +17,7 @@ BRANCH = re.compile(r"""[!=]=\s*["'](single|committee|pos|auction|shared|\w+Regi
 
 
 def test_every_mode_is_a_class_from_the_table_with_a_real_registry() -> None:
-    assert list(MODES) == ["single", "committee", "pos"]
+    assert list(MODES) == ["single", "committee", "pos", "shared"]
     for name, cls in MODES.items():
         mode = mode_named(name)
         assert isinstance(mode, Mode) and type(mode) is cls and mode.name == name
@@ -28,7 +28,7 @@ def test_every_mode_is_a_class_from_the_table_with_a_real_registry() -> None:
             assert {"schedules", "livenessTimeout", "syncEpoch", "reportTimeout"} <= functions
         if mode.stakes:
             assert {"slashEquivocation", "slashCensorship", "stake", "requestUnstake"} <= functions
-    with pytest.raises(UnknownMode, match="mode 'auction' is not available; choose one of single, committee, pos"):
+    with pytest.raises(UnknownMode, match="mode 'auction' is not available; choose one of single, committee, pos, shared"):
         mode_named("auction")
 
 

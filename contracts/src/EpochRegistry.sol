@@ -124,7 +124,7 @@ abstract contract EpochRegistry is RegistryBase {
 
     /// @notice Skip a leader that posted nothing for `livenessTimeout` L1 blocks (anyone may call).
     /// @param chainId The L2 chain.
-    function reportTimeout(uint256 chainId) external {
+    function reportTimeout(uint256 chainId) public virtual {
         syncEpoch(chainId);
         ChainSchedule storage schedule = schedules[chainId];
         uint256 epochStart = uint256(schedule.epoch) * epochLength;
@@ -176,7 +176,7 @@ abstract contract EpochRegistry is RegistryBase {
         }
     }
 
-    function _setLeader(uint256 chainId, address next, uint8 reason) private {
+    function _setLeader(uint256 chainId, address next, uint8 reason) internal {
         ChainSchedule storage schedule = schedules[chainId];
         address previous = schedule.leader;
         schedule.leader = next;

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {ISequencerRegistry} from "./ISequencerRegistry.sol";
+import {ISharedSequencerRegistry} from "./ISharedSequencerRegistry.sol";
 
 /// @title Inbox
 /// @notice Where sequencers post L2 batches, and where anyone can queue an L2 transaction that
@@ -36,6 +37,14 @@ contract Inbox {
     error NothingToWithdraw();
     /// @notice Sending ETH failed.
     error TransferFailed();
+    /// @notice A shared batch must hold one segment per chain, in strictly ascending chain id order.
+    error SegmentsUnordered(uint256 index);
+    /// @notice A shared batch holds between 1 and MAX_SHARED_SEGMENTS segments, each with its data.
+    error InvalidSegmentCount(uint256 segments, uint256 datas);
+    /// @notice A segment's data does not hash to its declared dataHash.
+    error SegmentDataMismatch(uint256 chainId);
+    /// @notice A shared batch leaves a forced entry of `chainId` unconsumed after its deadline.
+    error ChainForcedTxOverdue(uint256 chainId, uint256 index, uint256 deadline);
 
     /// @notice A batch of L2 blocks `firstL2Block..lastL2Block` was posted for `chainId`.
     event BatchPosted(
@@ -55,12 +64,27 @@ contract Inbox {
     event ForcedTxIncluded(uint256 indexed chainId, uint256 fromIndex, uint256 toIndex, uint64 lastL2Block);
     /// @notice Overdue entries `fromIndex..toIndex-1` were recorded as forced in by `caller`.
     event ForcedInclusionRecorded(uint256 indexed chainId, uint256 fromIndex, uint256 toIndex, address caller);
+    /// @notice A shared batch (mode `shared`) was posted: one L1 transaction carrying `segmentCount`
+    ///         chains' segments; `segmentsHash` = keccak256(abi.encode(segments)) is what a follower checks
+    ///         its namespace against (see `sharedBatchDigest`). Each segment also emits its own BatchPosted.
+    event SharedBatchPosted(
+        uint256 indexed sharedIndex, address indexed sender, bytes32 segmentsHash, uint256 segmentCount
+    );
     /// @notice The inclusion window of a chain changed.
     event InclusionWindowSet(uint256 indexed chainId, uint256 window);
     /// @notice Fees were credited to `account` (the poster or recorder of forced entries).
     event FeesCredited(address indexed account, uint256 amount);
     /// @notice `account` withdrew its credited fees.
     event FeesWithdrawn(address indexed account, uint256 amount);
+
+    /// @notice One chain's part (namespace) of a shared batch.
+    struct Segment {
+        uint256 chainId;
+        uint64 firstL2Block;
+        uint64 lastL2Block;
+        uint64 forcedEnd;
+        bytes32 dataHash;
+    }
 
     struct ForcedEntry {
         bytes32 txHash;
@@ -78,6 +102,10 @@ contract Inbox {
     uint256 public immutable forcedInclusionFee;
     /// @notice The inclusion window of chains without their own.
     uint256 public immutable defaultInclusionWindow;
+    /// @notice Most chains one shared batch may carry.
+    uint256 public constant MAX_SHARED_SEGMENTS = 8;
+    /// @notice Shared batches posted so far.
+    uint256 public sharedBatchCount;
     /// @notice Batches posted so far, per chain.
     mapping(uint256 chainId => uint256 count) public batchCount;
     /// @notice How far into each chain's forced queue L1 has seen entries consumed or forced.
@@ -116,26 +144,51 @@ contract Inbox {
         registry.onBatch(
             chainId, batchDigest(chainId, firstL2Block, lastL2Block, forcedEnd, keccak256(data)), attestations
         );
-        address expected = registry.sequencerFor(chainId, block.number);
-        if (msg.sender != expected || expected == address(0)) revert NotSequencer(msg.sender, expected);
+        _checkSender(chainId);
         if (data.length == 0) revert EmptyBatch();
-        if (firstL2Block > lastL2Block) revert InvalidBlockRange(firstL2Block, lastL2Block);
         ForcedEntry[] storage queue = forcedQueue[chainId];
-        if (forcedEnd > queue.length) revert InvalidForcedCursor(forcedEnd, queue.length);
         if (forcedEnd < queue.length && queue[forcedEnd].deadline < block.number) {
             revert ForcedTxOverdue(forcedEnd, queue[forcedEnd].deadline);
         }
-        uint256 index = batchCount[chainId]++;
-        uint256 cursor = forcedCursor[chainId];
-        if (forcedEnd > cursor) {
-            forcedCursor[chainId] = forcedEnd;
-            for (uint256 i = cursor; i < forcedEnd; i++) {
-                if (queue[i].deadline < block.number) late[chainId][i] = true;
-            }
-            emit ForcedTxIncluded(chainId, cursor, forcedEnd, lastL2Block);
-            _credit(msg.sender, (forcedEnd - cursor) * forcedInclusionFee);
+        _record(Segment(chainId, firstL2Block, lastL2Block, forcedEnd, keccak256(data)));
+    }
+
+    /// @notice Post one batch carrying segments of several L2 chains (mode `shared`), attested once.
+    /// @dev Needs a registry implementing ISharedSequencerRegistry. Segments are in strictly ascending
+    ///      chain id order (so a chain has at most one segment per shared batch); segment `i`'s data
+    ///      is `datas[i]` (an ordinary batch of that chain) and must hash to its `dataHash`. The sender
+    ///      must be every chain's sequencer; every chain's forced queue is enforced as by postBatch.
+    ///      Each segment emits the chain's own BatchPosted, then one SharedBatchPosted follows.
+    /// @param segments Each chain's range, forced cursor and data hash.
+    /// @param datas Each segment's batch data, in the same order.
+    /// @param attestations Signatures over sharedBatchDigest(segments), signers in ascending order.
+    function postSharedBatch(Segment[] calldata segments, bytes[] calldata datas, bytes calldata attestations)
+        external
+    {
+        uint256 count = segments.length;
+        if (count == 0 || count > MAX_SHARED_SEGMENTS || datas.length != count) {
+            revert InvalidSegmentCount(count, datas.length);
         }
-        emit BatchPosted(chainId, index, msg.sender, firstL2Block, lastL2Block, keccak256(data));
+        uint256[] memory chainIds = new uint256[](count);
+        for (uint256 i = 0; i < count; i++) {
+            Segment calldata segment = segments[i];
+            if (i > 0 && segment.chainId <= segments[i - 1].chainId) revert SegmentsUnordered(i);
+            if (datas[i].length == 0) revert EmptyBatch();
+            if (keccak256(datas[i]) != segment.dataHash) revert SegmentDataMismatch(segment.chainId);
+            chainIds[i] = segment.chainId;
+        }
+        bytes32 segmentsHash = keccak256(abi.encode(segments));
+        ISharedSequencerRegistry(address(registry)).onSharedBatch(chainIds, sharedBatchDigest(segmentsHash), attestations);
+        for (uint256 i = 0; i < count; i++) {
+            Segment calldata segment = segments[i];
+            _checkSender(segment.chainId);
+            ForcedEntry[] storage queue = forcedQueue[segment.chainId];
+            if (segment.forcedEnd < queue.length && queue[segment.forcedEnd].deadline < block.number) {
+                revert ChainForcedTxOverdue(segment.chainId, segment.forcedEnd, queue[segment.forcedEnd].deadline);
+            }
+            _record(segment);
+        }
+        emit SharedBatchPosted(sharedBatchCount++, msg.sender, segmentsHash, count);
     }
 
     /// @notice Queue a signed L2 transaction that the L2 must include within the inclusion window.
@@ -220,6 +273,16 @@ contract Inbox {
             keccak256(abi.encode(block.chainid, address(this), chainId, firstL2Block, lastL2Block, forcedEnd, dataHash));
     }
 
+    /// @notice What validators attest to for a shared batch (raw digest, no EIP-191 prefix):
+    ///         keccak256(abi.encode(uint256 block.chainid, address(this), bytes32 segmentsHash)) with
+    ///         segmentsHash = keccak256(abi.encode(Segment[] segments)): the per-namespace list of
+    ///         (chainId, firstL2Block, lastL2Block, forcedEnd, dataHash) a follower checks its namespace against.
+    /// @param segmentsHash keccak256(abi.encode(segments)).
+    /// @return The digest attestations sign.
+    function sharedBatchDigest(bytes32 segmentsHash) public view returns (bytes32) {
+        return keccak256(abi.encode(block.chainid, address(this), segmentsHash));
+    }
+
     /// @notice Whether entry `index` was consumed after its deadline or recorded as forced, and its deadline.
     function lateness(uint256 chainId, uint256 index) external view returns (bool, uint256) {
         ForcedEntry[] storage queue = forcedQueue[chainId];
@@ -235,6 +298,35 @@ contract Inbox {
     /// @notice One forced-queue entry.
     function forcedEntry(uint256 chainId, uint256 index) external view returns (ForcedEntry memory) {
         return forcedQueue[chainId][index];
+    }
+
+    /// @dev Revert unless the caller is the sequencer the registry names for `chainId` now.
+    function _checkSender(uint256 chainId) private view {
+        address expected = registry.sequencerFor(chainId, block.number);
+        if (msg.sender != expected || expected == address(0)) revert NotSequencer(msg.sender, expected);
+    }
+
+    /// @dev Record one chain's batch: its range, forced cursor, fees and BatchPosted (sender and the
+    ///      overdue rule already checked).
+    function _record(Segment memory segment) private {
+        uint256 chainId = segment.chainId;
+        if (segment.firstL2Block > segment.lastL2Block) {
+            revert InvalidBlockRange(segment.firstL2Block, segment.lastL2Block);
+        }
+        ForcedEntry[] storage queue = forcedQueue[chainId];
+        uint64 forcedEnd = segment.forcedEnd;
+        if (forcedEnd > queue.length) revert InvalidForcedCursor(forcedEnd, queue.length);
+        uint256 index = batchCount[chainId]++;
+        uint256 cursor = forcedCursor[chainId];
+        if (forcedEnd > cursor) {
+            forcedCursor[chainId] = forcedEnd;
+            for (uint256 i = cursor; i < forcedEnd; i++) {
+                if (queue[i].deadline < block.number) late[chainId][i] = true;
+            }
+            emit ForcedTxIncluded(chainId, cursor, forcedEnd, segment.lastL2Block);
+            _credit(msg.sender, (forcedEnd - cursor) * forcedInclusionFee);
+        }
+        emit BatchPosted(chainId, index, msg.sender, segment.firstL2Block, segment.lastL2Block, segment.dataHash);
     }
 
     function _credit(address account, uint256 amount) private {

@@ -220,7 +220,7 @@ contract StakingRegistry is EpochRegistry {
         }
     }
 
-    function _pick(uint256 chainId, uint256 epoch, uint256 skips) internal view override returns (address) {
+    function _pick(uint256 chainId, uint256 epoch, uint256 skips) internal view virtual override returns (address) {
         uint256 count = active.length;
         if (count == 0 || totalActiveStake == 0) return address(0);
         uint256 target = uint256(keccak256(abi.encode(chainId, epoch))) % totalActiveStake;

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Transaction
 
 from toolkit.forced_queue import ForcedEntry
 from toolkit.l1.artifacts import load_artifact
+from toolkit.shared_batch import NamespaceError, NamespaceRead, Segment, select_namespace
 
 log = logging.getLogger(__name__)
 
@@ -190,14 +192,16 @@ class L1Client:
         tx = await self.w3.eth.get_transaction(event["transactionHash"])
         try:
             function, inputs = self.inbox.decode_function_input(tx["input"])
-            if function.fn_name != "postBatch":
-                problem = f"posted through {function.fn_name}, not postBatch"
-            elif keccak(inputs["data"]) != bytes(args["dataHash"]):
-                problem = "calldata does not match the event's dataHash (posted through a contract?)"
-            else:
+            if function.fn_name == "postBatch":
                 data = bytes(inputs["data"])
-        except ValueError as exc:
-            problem = f"calldata is not a direct Inbox call: {exc}"
+            elif function.fn_name == "postSharedBatch":
+                data = self.namespace_of(inputs, int(args["chainId"])).data
+            else:
+                problem = f"posted through {function.fn_name}, not postBatch"
+            if data is not None and keccak(data) != bytes(args["dataHash"]):
+                data, problem = None, "calldata does not match the event's dataHash (posted through a contract?)"
+        except (ValueError, NamespaceError) as exc:
+            data, problem = None, f"calldata is not a direct Inbox call: {exc}"
         return PostedBatch(
             chain_id=int(args["chainId"]),
             batch_index=int(args["batchIndex"]),
@@ -210,6 +214,61 @@ class L1Client:
             l1_tx_hash=bytes(event["transactionHash"]),
             log_index=int(event["logIndex"]),
         )
+
+    @staticmethod
+    def namespace_of(inputs: dict[str, Any], chain_id: int) -> NamespaceRead:
+        """The derivation stage of mode shared: our chain's segment of decoded postSharedBatch inputs."""
+        segments = [
+            Segment(int(s["chainId"]), int(s["firstL2Block"]), int(s["lastL2Block"]), int(s["forcedEnd"]),
+                    bytes(s["dataHash"]))
+            if isinstance(s, Mapping) else Segment(int(s[0]), int(s[1]), int(s[2]), int(s[3]), bytes(s[4]))
+            for s in inputs["segments"]
+        ]
+        return select_namespace(segments, [bytes(d) for d in inputs["datas"]], chain_id)
+
+    async def shared_batches(self, first_block: int, last_block: int) -> list[dict[str, Any]]:
+        """SharedBatchPosted events in an L1 block range (index, sender, segmentsHash, L1 tx), in L1 order."""
+        events = await self.inbox.events.SharedBatchPosted.get_logs(from_block=first_block, to_block=last_block)
+        return [
+            {"sharedIndex": int(e["args"]["sharedIndex"]), "sender": e["args"]["sender"],
+             "segmentsHash": bytes(e["args"]["segmentsHash"]), "segmentCount": int(e["args"]["segmentCount"]),
+             "l1Block": int(e["blockNumber"]), "l1TxHash": bytes(e["transactionHash"])}
+            for e in sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"]))
+        ]
+
+    async def read_namespace(self, l1_tx_hash: bytes, chain_id: int) -> NamespaceRead:
+        """One chain's namespace of the shared batch posted in L1 transaction `l1_tx_hash`."""
+        tx = await self.w3.eth.get_transaction(l1_tx_hash)
+        function, inputs = self.inbox.decode_function_input(tx["input"])
+        if function.fn_name != "postSharedBatch":
+            raise NamespaceError(f"L1 transaction 0x{l1_tx_hash.hex()} calls {function.fn_name}, not postSharedBatch")
+        return self.namespace_of(inputs, chain_id)
+
+    async def post_shared_batch(
+        self, private_key: str, segments: list[Segment], datas: list[bytes], attestations: bytes,
+        wait_seconds: float = 30.0,
+    ) -> tuple[bytes, int, int]:
+        """Send postSharedBatch and wait for it; returns (tx hash, L1 block, gas used). Raises BatchRejected."""
+        call = self.inbox.functions.postSharedBatch([s.as_tuple() for s in segments], datas, attestations)
+        receipt = await self._send(private_key, call, "postSharedBatch", wait_seconds)
+        return bytes(receipt["transactionHash"]), int(receipt["blockNumber"]), int(receipt["gasUsed"])
+
+    async def _send(self, private_key: str, call: Any, what: str, wait_seconds: float) -> Any:
+        sender = Account.from_key(private_key).address
+        try:
+            gas = await call.estimate_gas({"from": sender}, "pending")
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise BatchRejected(self.explain_revert(exc)) from exc
+        async with self._send_lock(sender):
+            tx = await call.build_transaction(
+                {"from": sender, "nonce": await self.w3.eth.get_transaction_count(sender, "pending"),
+                 "gas": gas + gas // 5, "chainId": await self.w3.eth.chain_id}
+            )
+            tx_hash = await self.w3.eth.send_raw_transaction(Account.sign_transaction(tx, private_key).raw_transaction)
+        receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=wait_seconds, poll_latency=0.2)
+        if receipt["status"] != 1:
+            raise BatchRejected(f"{what} transaction 0x{bytes(tx_hash).hex()} reverted on L1")
+        return receipt
 
     async def post_batch(
         self,

@@ -3,9 +3,10 @@
 from toolkit.modes.base import LeaderView, Mode, RegistrySettings
 from toolkit.modes.committee import CommitteeMode
 from toolkit.modes.pos import PosMode
+from toolkit.modes.shared import SharedMode
 from toolkit.modes.single import SingleMode
 
-MODES: dict[str, type[Mode]] = {mode.name: mode for mode in (SingleMode, CommitteeMode, PosMode)}
+MODES: dict[str, type[Mode]] = {mode.name: mode for mode in (SingleMode, CommitteeMode, PosMode, SharedMode)}
 
 
 class UnknownMode(ValueError):

@@ -60,6 +60,11 @@ class Mode:
     attests: ClassVar[bool] = False  # batches carry validators' attestations
     rotates: ClassVar[bool] = False  # epochs with a schedule on L1: syncEpoch, liveness timeouts
     stakes: ClassVar[bool] = False  # stake/unstake, slashing evidence (equivocation, censorship)
+    shares_batches: ClassVar[bool] = False  # one batcher per node posts every chain's blocks in one L1 tx
+
+    def check_chain_count(self, count: int) -> str | None:
+        """Why this mode cannot run `count` L2 chains (None: it can)."""
+        return None
 
     def sequencer_count(self, configured: int) -> int:
         """How many keyed sequencer nodes the devnet runs."""

@@ -21,8 +21,11 @@ from aiohttp import web
 from toolkit.l1.client import L1Client
 from toolkit.modes import mode_named
 from toolkit.node.app import build_app
+from toolkit.node.bundle_audit import BundleAuditor
 from toolkit.node.config import NodeConfig, NodeConfigError
 from toolkit.node.node import L2Node
+from toolkit.sequencer.bundles import BundleBook, BundleRunner
+from toolkit.sequencer.shared_batcher import SharedBatcher
 
 log = logging.getLogger("toolkit.node")
 
@@ -56,6 +59,11 @@ async def serve(configs: list[NodeConfig]) -> None:
     l1 = L1Client(first.l1_rpc_url, first.inbox_address, first.registry_address,
                   mode_named(first.mode).registry_contract)
     nodes = [L2Node(config, l1) for config in configs]
+    shared = shared_batcher(nodes, l1)
+    bundles = bundle_runner(nodes)
+    audit = bundle_auditor(nodes, l1)
+    if shared is not None and bundles is not None:
+        shared.bundles = bundles.book
     runners: list[web.AppRunner] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -63,7 +71,7 @@ async def serve(configs: list[NodeConfig]) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         for node, config in zip(nodes, configs, strict=True):
-            runner = web.AppRunner(build_app(node), access_log=None)
+            runner = web.AppRunner(build_app(node, {n.chain_id: n for n in nodes}), access_log=None)
             await runner.setup()
             runners.append(runner)
             await web.TCPSite(runner, config.host, config.port).start()
@@ -71,12 +79,65 @@ async def serve(configs: list[NodeConfig]) -> None:
                      config.chain.chain_id, config.host, config.port)
         for node in nodes:
             await node.start()
+        if shared is not None:
+            shared.start([node.ready for node in nodes])
+        if bundles is not None:
+            bundles.start()
+        if audit is not None:
+            audit.start()
         await stop.wait()
     finally:
+        if audit is not None:
+            await audit.stop()
+        if bundles is not None:
+            await bundles.stop()
+        if shared is not None:
+            await shared.stop()
         for node in nodes:
             await node.stop()
         for runner in runners:
             await runner.cleanup()
+
+
+def shared_batcher(nodes: list[L2Node], l1: L1Client) -> SharedBatcher | None:
+    """Modes that share batches: one poster for every chain this keyed process sequences."""
+    roles = [node.role for node in nodes if node.role is not None]
+    if not nodes[0].mode.shares_batches or not roles:
+        return None
+    first = roles[0]
+    peers = [url for address, url in first.config.validator_urls.items() if address.lower() != first.address.lower()]
+    shared = SharedBatcher(
+        {role.chain_id: role.batcher for role in roles},
+        {role.chain_id: (lambda role=role: role.leadership.is_leader) for role in roles},
+        l1, first.private_key, first.follower.domain, peers,
+    )
+    for node in nodes:
+        node.shared_batcher = shared
+    return shared
+
+
+def bundle_runner(nodes: list[L2Node]) -> BundleRunner | None:
+    """Modes that share batches: cross-chain bundles over every chain this keyed process sequences."""
+    roles = {node.chain_id: node.role for node in nodes if node.role is not None}
+    if not nodes[0].mode.shares_batches or not roles:
+        return None
+    book = BundleBook()
+    runner = BundleRunner(book, roles)
+    for node in nodes:
+        node.bundles, node.bundle_chains, node.bundle_runner = book, sorted(roles), runner
+    return runner
+
+
+def bundle_auditor(nodes: list[L2Node], l1: L1Client) -> BundleAuditor | None:
+    """Modes that share batches: a keyless node following the set checks every bundle marker."""
+    if not nodes[0].mode.shares_batches or any(node.role is not None for node in nodes):
+        return None
+    auditor = BundleAuditor(l1, {node.chain_id: node.executor for node in nodes},
+                            lambda: min(node.follower.derivation.l1_cursor for node in nodes),
+                            nodes[0].config.l1_start_block)
+    for node in nodes:
+        node.bundle_audit = auditor
+    return auditor
 
 
 def main(argv: list[str] | None = None) -> int:

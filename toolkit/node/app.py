@@ -19,14 +19,23 @@ from toolkit.rpc.inspect_api import InspectApi
 from toolkit.rpc.rollup_api import RollupApi
 from toolkit.rpc.server import MAX_BODY_BYTES, JsonRpcServer
 from toolkit.rpc.subscriptions import subscription_factory
-from toolkit.sequencer.attestation import AttestationRefused, check_batch_matches_chain, sign_digest
+from toolkit.sequencer.attestation import (
+    ATTEST_SHARED_PATH,
+    AttestationRefused,
+    check_batch_matches_chain,
+    check_shared_request,
+    sign_digest,
+)
 from toolkit.sequencer.handoff import HANDOFF_PATH, HandoffOrigins, make_handoff_handler
+from toolkit.shared_batch import segments_hash, shared_batch_digest
 from toolkit.signing import batch_digest
 
 log = logging.getLogger(__name__)
 
 
-def build_app(node: L2Node) -> web.Application:
+def build_app(node: L2Node, siblings: dict[int, L2Node] | None = None) -> web.Application:
+    """`siblings`: every chain node of this process by chain id (shared-batch attestations check them all)."""
+    siblings = siblings or {node.chain_id: node}
     eth = EthApi(node)
     node.on_pending_transaction.append(eth.filters.note_pending)
     rollup = RollupApi(node, node.mode.name, eth._header_or_none)
@@ -77,7 +86,19 @@ def build_app(node: L2Node) -> web.Application:
         signer, signature = sign_digest(node.config.private_key, batch_digest(node.domain, chain_id, first, last, forced_end, data))
         return web.json_response({"signer": signer, "signature": "0x" + signature.hex()})
 
+    async def attest_shared(request: web.Request) -> web.Response:
+        if node.config.private_key is None:
+            return web.json_response({"reason": "this node holds no key"}, status=400)
+        try:
+            segments = check_shared_request({c: n.executor for c, n in siblings.items()}, await request.json())
+        except (AttestationRefused, KeyError, ValueError, TypeError) as exc:
+            return web.json_response({"reason": str(exc)}, status=400)
+        digest = shared_batch_digest(node.domain, segments_hash(segments))
+        signer, signature = sign_digest(node.config.private_key, digest)
+        return web.json_response({"signer": signer, "signature": "0x" + signature.hex()})
+
     app.router.add_get("/health", health)
+    app.router.add_post(ATTEST_SHARED_PATH, attest_shared)
     app.router.add_post("/p2p/attest", attest)
     app.router.add_post("/p2p/block", receive_block)
     take_handoff = make_handoff_handler(node.pool, node.handoff.origins if node.handoff is not None else HandoffOrigins())

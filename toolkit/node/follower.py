@@ -26,10 +26,11 @@ from toolkit.node.chain_state import ChainState
 from toolkit.node.config import NodeConfig
 from toolkit.node.gossip import GossipReceiver
 from toolkit.node.stalls import Stalls
-from toolkit.rpc.errors import SERVER_ERROR, RpcError
+from toolkit.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
 from toolkit.rpc.events import ChainEvents
 from toolkit.sequencer.leadership import Leadership
 from toolkit.sequencer.watchtower import Watchtower
+from toolkit.shared_batch import NamespaceError
 from toolkit.signing import SigningDomain
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,29 @@ class ChainFollower:
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None:
         signature = self.signatures.by_hash(block_hash)
         return signature.to_json() if signature is not None else None
+
+    async def namespaces(self, first_l1_block: int, last_l1_block: int, l1_tx_hash: bytes | None = None
+                         ) -> list[dict[str, Any]]:
+        """Our namespace of each shared batch in an L1 block range (or of the one in `l1_tx_hash`)."""
+        if l1_tx_hash is not None:
+            receipt = await self.l1.w3.eth.get_transaction_receipt(l1_tx_hash)
+            if receipt is None:
+                raise RpcError(INVALID_PARAMS, f"no L1 transaction 0x{l1_tx_hash.hex()} is mined")
+            first_l1_block = last_l1_block = int(receipt["blockNumber"])
+        reads = []
+        for posted in await self.l1.shared_batches(first_l1_block, last_l1_block):
+            if l1_tx_hash is not None and posted["l1TxHash"] != l1_tx_hash:
+                continue
+            try:
+                read = await self.l1.read_namespace(posted["l1TxHash"], self.chain_id)
+            except NamespaceError as exc:
+                raise RpcError(SERVER_ERROR, f"shared batch {posted['sharedIndex']}: {exc}") from exc
+            reads.append({
+                "l1Block": posted["l1Block"], "l1TxHash": "0x" + posted["l1TxHash"].hex(),
+                "sharedIndex": posted["sharedIndex"], "sender": posted["sender"],
+                "segmentsHash": "0x" + posted["segmentsHash"].hex(), **read.to_json(),
+            })
+        return reads
 
     def forced_queue_status(self) -> list[dict[str, Any]]:
         return self.state.forced_queue.describe(self.derivation.l1_cursor, self.state.safe_number)

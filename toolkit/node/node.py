@@ -14,7 +14,8 @@ from eth.abc import SignedTransactionAPI
 from toolkit.l1.client import L1Client
 from toolkit.node.config import NodeConfig
 from toolkit.node.follower import ChainFollower
-from toolkit.rpc.errors import SERVER_ERROR, RpcError
+from toolkit.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
+from toolkit.sequencer.bundles import BundleBook, BundleRefused, parse_bundle
 from toolkit.sequencer.role import SequencerRole
 
 
@@ -32,6 +33,11 @@ class L2Node:
         self.receiver = self.follower.receiver
         self.ready = self.follower.ready
         self.on_pending_transaction: list[Any] = self.role.on_pending_transaction if self.role else []
+        self.shared_batcher: Any = None  # mode shared: the process's one poster for all its chains
+        self.bundles: BundleBook | None = None  # mode shared: the process's cross-chain bundles
+        self.bundle_chains: list[int] = []
+        self.bundle_runner: Any = None
+        self.bundle_audit: Any = None  # mode shared, verifier: the all-chains bundle check
 
     @property
     def pool(self) -> Any:
@@ -93,6 +99,25 @@ class L2Node:
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None:
         return self.follower.block_signature(block_hash)
 
+    def send_bundle(self, txs: list[bytes], atomicity: str) -> dict[str, Any]:
+        if self.bundles is None:
+            raise RpcError(SERVER_ERROR, "bundles are taken by the sequencer nodes of mode shared")
+        try:
+            bundle = parse_bundle(txs, atomicity, self.bundle_chains)
+        except BundleRefused as exc:
+            raise RpcError(INVALID_PARAMS, str(exc)) from exc
+        if not self._role().leadership.is_leader:
+            raise RpcError(SERVER_ERROR, "this node does not lead: send bundles through the gateway")
+        return {**self.bundles.add(bundle).to_json(), "node": self.config.name}
+
+    def get_bundle(self, bundle_id: bytes) -> dict[str, Any] | None:
+        bundle = self.bundles.get(bundle_id) if self.bundles is not None else None
+        return bundle.to_json() if bundle is not None else None
+
+    async def namespaces(self, first_l1_block: int, last_l1_block: int, l1_tx_hash: bytes | None = None
+                         ) -> list[dict[str, Any]]:
+        return await self.follower.namespaces(first_l1_block, last_l1_block, l1_tx_hash)
+
     def forced_queue_status(self) -> list[dict[str, Any]]:
         return self.follower.forced_queue_status()
 
@@ -100,7 +125,17 @@ class L2Node:
         status = self.follower.sync_status()
         if self.role is not None:
             status["sequencing"] = self.role.status()
+            if self.shared_batcher is not None:
+                status["sequencing"].update(self.shared_batcher.status())
+        if self.bundle_audit is not None:
+            status["bundleAudit"] = self.bundle_audit.status()
         return status
+
+    def split_bundles(self, enabled: bool) -> bool:
+        if self.bundle_runner is None:
+            raise RpcError(SERVER_ERROR, "this node takes no bundles")
+        self.bundle_runner.split = enabled
+        return enabled
 
     def set_censored(self, addresses: list[str]) -> list[str]:
         return self._role().set_censored(addresses)

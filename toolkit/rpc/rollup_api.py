@@ -11,6 +11,8 @@ from toolkit.rpc import params as p
 from toolkit.rpc.errors import invalid_params
 from toolkit.rpc.server import Handler
 
+MAX_NAMESPACE_RANGE = 1000  # L1 blocks one rollup_getNamespaces call may span
+
 
 class RollupNodeView(Protocol):
     chain_id: int
@@ -31,6 +33,15 @@ class RollupNodeView(Protocol):
 
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None: ...
 
+    def send_bundle(self, txs: list[bytes], atomicity: str) -> dict[str, Any]: ...
+
+    def get_bundle(self, bundle_id: bytes) -> dict[str, Any] | None: ...
+
+    def split_bundles(self, enabled: bool) -> bool: ...
+
+    async def namespaces(self, first_l1_block: int, last_l1_block: int, l1_tx_hash: bytes | None = None
+                         ) -> list[dict[str, Any]]: ...
+
 
 class RollupApi:
     def __init__(
@@ -46,6 +57,10 @@ class RollupApi:
             "rollup_sequencer": self.rollup_sequencer,
             "rollup_forcedQueue": self.rollup_forcedQueue,
             "rollup_getBlockSignature": self.rollup_getBlockSignature,
+            "rollup_getNamespace": self.rollup_getNamespace,
+            "rollup_getNamespaces": self.rollup_getNamespaces,
+            "rollup_sendBundle": self.rollup_sendBundle,
+            "rollup_getBundle": self.rollup_getBundle,
         }
 
     def admin_methods(self) -> dict[str, Handler]:
@@ -55,6 +70,7 @@ class RollupApi:
             "devnet_setIgnoreForced": self.devnet_setIgnoreForced,
             "devnet_equivocate": self.devnet_equivocate,
             "devnet_setBatching": self.devnet_setBatching,
+            "devnet_splitBundles": self.devnet_splitBundles,
         }
 
     async def rollup_syncStatus(self, params: list[Any]) -> dict[str, Any]:
@@ -81,6 +97,39 @@ class RollupApi:
             block_hash = bytes(header.hash)
         return self.node.block_signature(block_hash)
 
+    async def rollup_getNamespace(self, params: list[Any]) -> dict[str, Any] | None:
+        """This chain's namespace of the shared batch posted in an L1 transaction, with the segment
+        list proving it complete (mode shared; format in README). null: no shared batch in that tx."""
+        p.expect_count(params, 1)
+        tx_hash = p.hex_bytes(p.arg(params, 0, "l1TxHash"), "l1TxHash", 32)
+        reads = await self.node.namespaces(0, 0, tx_hash)
+        return reads[0] if reads else None
+
+    async def rollup_getNamespaces(self, params: list[Any]) -> list[dict[str, Any]]:
+        """This chain's namespace of every shared batch in L1 blocks fromL1Block..toL1Block (at most
+        MAX_NAMESPACE_RANGE blocks), in L1 order, each with its completeness proof."""
+        p.expect_count(params, 2)
+        first = p.quantity(p.arg(params, 0, "fromL1Block"), "fromL1Block")
+        last = p.quantity(p.arg(params, 1, "toL1Block"), "toL1Block")
+        if last < first or last - first >= MAX_NAMESPACE_RANGE:
+            raise invalid_params(f"toL1Block must be within fromL1Block .. fromL1Block + {MAX_NAMESPACE_RANGE - 1}")
+        return await self.node.namespaces(first, last)
+
+    async def rollup_sendBundle(self, params: list[Any]) -> dict[str, Any]:
+        """Mode shared: {txs: [raw tx, ...] on any chains of the set, atomicity: "inclusion" | "execution"};
+        returns the bundle's record (bundleId, status pending). Bad bundles are refused whole."""
+        p.expect_count(params, 1)
+        request = p.arg(params, 0, "bundle")
+        if not isinstance(request, dict) or not isinstance(request.get("txs"), list):
+            raise invalid_params("expected {txs: [raw transactions], atomicity: inclusion|execution}")
+        txs = [p.hex_bytes(raw, "txs[]") for raw in request["txs"]]
+        return self.node.send_bundle(txs, str(request.get("atomicity", "inclusion")))
+
+    async def rollup_getBundle(self, params: list[Any]) -> dict[str, Any] | None:
+        """A bundle's record: pending, included (slot, block per chain, tx hashes) or dropped (reason)."""
+        p.expect_count(params, 1)
+        return self.node.get_bundle(p.hex_bytes(p.arg(params, 0, "bundleId"), "bundleId", 32))
+
     async def devnet_setCensored(self, params: list[Any]) -> list[str]:
         """Test control: the sequencer leaves out every transaction from these L2 senders."""
         addresses = p.arg(params, 0, "addresses")
@@ -100,6 +149,14 @@ class RollupApi:
         if not isinstance(enabled, bool):
             raise invalid_params("expected true or false")
         return self.node.set_batching(enabled)
+
+    async def devnet_splitBundles(self, params: list[Any]) -> bool:
+        """Test control (mode shared): the leader signs only a bundle's first chain's block but marks the
+        bundle as whole; the all-chains verifier must report it."""
+        enabled = p.arg(params, 0, "enabled")
+        if not isinstance(enabled, bool):
+            raise invalid_params("expected true or false")
+        return self.node.split_bundles(enabled)
 
     async def devnet_setIgnoreForced(self, params: list[Any]) -> bool:
         """Test control: a misbehaving sequencer that includes no forced entry (L1 will refuse it)."""

@@ -16,12 +16,16 @@ import aiohttp
 from eth_account import Account
 
 from toolkit.batch import BatchDecodeError, decode_batch
+from toolkit.bundle_markers import MARKER_NAMESPACE, MarkerDecodeError, decode_markers
 from toolkit.l2.executor import BlockAttributes, L2Executor
+from toolkit.shared_batch import NamespaceError, Segment, check_segment_list
 from toolkit.signing import SigningDomain, batch_digest
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=3)
+ATTEST_PATH = "/p2p/attest"
+ATTEST_SHARED_PATH = "/p2p/attest-shared"  # mode shared: {"segments": [attest request, ...]}
 
 
 class AttestationRefused(Exception):
@@ -81,11 +85,44 @@ async def collect_attestations(
     """Ask every peer to attest; returns our signature and theirs, sorted by signer address."""
     digest = batch_digest(domain, chain_id, request["first"], request["last"], request["forcedEnd"],
                           bytes.fromhex(request["data"][2:]))
+    return await collect_signatures(peers, ATTEST_PATH, request, own_key, digest)
+
+
+def check_shared_request(executors: dict[int, L2Executor], body: dict[str, Any]) -> list[Segment]:
+    """A shared batch's segments, each checked against our own chain (AttestationRefused otherwise)."""
+    raw_segments = body["segments"]
+    if not isinstance(raw_segments, list) or not raw_segments:
+        raise AttestationRefused("segments must be a non-empty list")
+    segments = []
+    for raw in raw_segments:
+        chain_id, first, last = int(raw["chainId"]), int(raw["first"]), int(raw["last"])
+        forced_end, data = int(raw["forcedEnd"]), bytes.fromhex(raw["data"][2:])
+        if chain_id == MARKER_NAMESPACE:  # bundle markers: well-formed is enough, verifiers audit them
+            try:
+                decode_markers(data)
+            except MarkerDecodeError as exc:
+                raise AttestationRefused(str(exc)) from exc
+            segments.append(Segment.for_data(chain_id, first, last, forced_end, data))
+            continue
+        executor = executors.get(chain_id)
+        if executor is None:
+            raise AttestationRefused(f"this node does not follow chain {chain_id}")
+        check_batch_matches_chain(executor, chain_id, first, last, forced_end, data)
+        segments.append(Segment.for_data(chain_id, first, last, forced_end, data))
+    try:
+        check_segment_list(segments)
+    except NamespaceError as exc:
+        raise AttestationRefused(str(exc)) from exc
+    return segments
+
+
+async def collect_signatures(peers: list[str], path: str, request: dict[str, Any], own_key: str, digest: bytes) -> bytes:
+    """Our signature of `digest` and every peer's that POST `path` returns, sorted by signer address."""
     signatures: dict[str, bytes] = dict([sign_digest(own_key, digest)])
 
     async def ask(session: aiohttp.ClientSession, peer: str) -> None:
         try:
-            async with session.post(f"{peer}/p2p/attest", json=request) as response:
+            async with session.post(f"{peer}{path}", json=request) as response:
                 reply = await response.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             log.debug("no attestation from %s: %s", peer, exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from toolkit.batch import (
@@ -49,6 +50,22 @@ def canonical_batch(executor: L2Executor, chain_id: int, first: int, last: int) 
     return Batch(chain_id, first, bytes(executor.header_by_number(first - 1).hash), tuple(blocks))
 
 
+@dataclass(frozen=True)
+class PendingBatch:
+    """One chain's batch ready to post (alone, or as a segment of a shared batch)."""
+
+    chain_id: int
+    first: int
+    last: int
+    forced_end: int
+    data: bytes
+
+    def request(self) -> dict[str, Any]:
+        """What validators are asked to attest (POST /p2p/attest, or one segment of /p2p/attest-shared)."""
+        return {"chainId": self.chain_id, "first": self.first, "last": self.last, "forcedEnd": self.forced_end,
+                "data": "0x" + self.data.hex()}
+
+
 class Batcher:
     def __init__(
         self,
@@ -76,11 +93,9 @@ class Batcher:
         self._waiting_since: float | None = None
         self._posted: list[tuple[int, int]] = []  # (L1 block, last L2 block) of batches L1 took
         self._l1_reorgs = 0  # L1 reorgs heard of; a post that spans one may have vanished
+        self._reorgs_at_build = 0  # _l1_reorgs when the batch being posted was built
         self.derived_l1: Callable[[], int] = lambda: -1  # the last L1 block derivation has read
         state.on_reorg(self._on_reorg)
-
-    def _on_reorg(self, first_dropped: int) -> None:
-        self.last_posted = min(self.last_posted, first_dropped - 1)
 
     def after_l1_reorg(self, fork_point: int) -> None:
         """Batches we posted in orphaned L1 blocks vanished: post their blocks again (if L1 carries the
@@ -92,6 +107,9 @@ class Batcher:
             log.warning("L1 reorg orphaned our batches of L2 blocks %d..%d: posting them again", kept + 1,
                         self.last_posted)
         self.last_posted = min(self.last_posted, max(kept, self.state.safe_number))
+
+    def _on_reorg(self, first_dropped: int) -> None:
+        self.last_posted = min(self.last_posted, first_dropped - 1)
 
     def due(self) -> bool:
         waiting = self.state.unsafe_number - self.last_posted
@@ -119,13 +137,15 @@ class Batcher:
             self._posted = []
             self.last_posted = min(self.last_posted, safe)
 
-    async def post_due(self) -> bool:
-        """Post one batch if one is due; returns True if a batch landed on L1."""
+    def next_batch(self, force: bool = False) -> PendingBatch | None:
+        """The batch due now (blocks after the last posted, at most max_blocks and MAX_BATCH_BYTES), if any;
+        with `force`, whatever waits even if it is not due yet."""
         self._forget_vanished()
+        self._reorgs_at_build = self._l1_reorgs
         if self.last_posted < self.state.safe_number:
             self.last_posted = self.state.safe_number
-        if not self.due():
-            return False
+        if not self.due() and not (force and self.state.unsafe_number > self.last_posted):
+            return None
         first = self.last_posted + 1
         last = min(self.state.unsafe_number, first + self.max_blocks - 1)
         data = self.build_batch(first, last)
@@ -133,36 +153,47 @@ class Batcher:
             last = first + (last - first) // 2
             data = self.build_batch(first, last)
         forced_end = BlockAttributes.from_header(self.state.executor.header_by_number(last)).forced_end
-        attestations = b""
-        if self.attest is not None:
-            attestations = await self.attest(
-                {"chainId": self.chain_id, "first": first, "last": last, "forcedEnd": forced_end, "data": "0x" + data.hex()}
-            )
-        reorgs_before = self._l1_reorgs
-        try:
-            tx_hash, l1_block = await self.l1.post_batch(
-                self.private_key, self.chain_id, first, last, forced_end, data, attestations
-            )
-        except BatchRejected as exc:
-            self.last_error = str(exc)
-            log.error("L1 rejected batch of L2 blocks %d..%d: %s", first, last, exc)
-            self.last_posted = self.state.safe_number
-            if "ForcedTxOverdue" in str(exc):
-                self.overdue_rejections += 1
-                if self.on_forced_overdue is not None:
-                    self.on_forced_overdue()
-            return False
+        return PendingBatch(self.chain_id, first, last, forced_end, data)
+
+    def mark_posted(self, batch: PendingBatch, l1_block: int, tx_hash: bytes) -> None:
         self.last_error = None
         self.batches_posted += 1
-        if self._l1_reorgs != reorgs_before:
-            log.warning("an L1 reorg happened while batch %d..%d was posted: checking it again", first, last)
-            return True  # its L1 block may be orphaned; post again from the safe head
-        self._posted.append((l1_block, last))
-        del self._posted[:-256]
-        self.last_posted = last
-        self._waiting_since = None
         log.info(
             "posted batch of L2 blocks %d..%d (%d bytes) in L1 block %d, tx 0x%s",
-            first, last, len(data), l1_block, tx_hash.hex(),
+            batch.first, batch.last, len(batch.data), l1_block, tx_hash.hex(),
         )
+        if self._l1_reorgs != self._reorgs_at_build:
+            log.warning("an L1 reorg happened while batch %d..%d was posted: checking it again", batch.first,
+                        batch.last)
+            return  # its L1 block may be orphaned; post again from the safe head
+        self._posted.append((l1_block, batch.last))
+        del self._posted[:-256]
+        self.last_posted = batch.last
+        self._waiting_since = None
+
+    def mark_rejected(self, batch: PendingBatch, error: str, forced_overdue: bool) -> None:
+        self.last_error = error
+        log.error("L1 rejected batch of L2 blocks %d..%d: %s", batch.first, batch.last, error)
+        self.last_posted = self.state.safe_number
+        if forced_overdue:
+            self.overdue_rejections += 1
+            if self.on_forced_overdue is not None:
+                self.on_forced_overdue()
+
+    async def post_due(self) -> bool:
+        """Post one batch if one is due; returns True if a batch landed on L1."""
+        batch = self.next_batch()
+        if batch is None:
+            return False
+        attestations = b""
+        if self.attest is not None:
+            attestations = await self.attest(batch.request())
+        try:
+            tx_hash, l1_block = await self.l1.post_batch(
+                self.private_key, self.chain_id, batch.first, batch.last, batch.forced_end, batch.data, attestations
+            )
+        except BatchRejected as exc:
+            self.mark_rejected(batch, str(exc), "ForcedTxOverdue" in str(exc))
+            return False
+        self.mark_posted(batch, l1_block, tx_hash)
         return True

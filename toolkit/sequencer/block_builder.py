@@ -76,8 +76,9 @@ class BlockBuilder:
             return False
         return to_checksum_address(sender) in self.pool.censored
 
-    def prepare(self, l1_head: L1Block) -> ExecutedBlock:
-        """Execute the next block on the head (no side effects: `commit` adopts it once it is signed)."""
+    def prepare(self, l1_head: L1Block, leading: list[bytes] | None = None) -> ExecutedBlock:
+        """Execute the next block on the head (no side effects: `commit` adopts it once it is signed).
+        `leading`: transactions that go first, before the mempool's (a bundle's legs on this chain)."""
         executor = self.state.executor
         parent = executor.head
         parent_attributes = BlockAttributes.from_header(parent)
@@ -93,8 +94,11 @@ class BlockBuilder:
             forced_start=start,
             forced_end=self.forced_end(start, origin_number),
         )
+        first = list(leading or [])
+        hashes = {keccak(raw) for raw in first}
+        ordinary = first + [raw for raw in self.pool.executable() if keccak(raw) not in hashes]
         return executor.execute_block(
-            parent, attributes, self.pool.executable(), strict=False,
+            parent, attributes, ordinary, strict=False,
             forced_transactions=self.queue.raws(attributes.forced_start, attributes.forced_end),
         )
 

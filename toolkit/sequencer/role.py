@@ -21,6 +21,7 @@ from typing import Any
 from eth.abc import SignedTransactionAPI
 from eth_utils import to_checksum_address
 
+from toolkit.l2.executor import ExecutedBlock
 from toolkit.l2.signed_block import SignedBlock
 from toolkit.l2.transactions import InvalidTransaction
 from toolkit.l2.txpool import TxPool
@@ -81,7 +82,8 @@ class SequencerRole:
     def start(self) -> None:
         self.handoff.start()
         self._tasks.append(asyncio.create_task(self._build_loop(), name=f"build-{self.chain_id}"))
-        self._tasks.append(asyncio.create_task(self._batch_loop(), name=f"batch-{self.chain_id}"))
+        if not self.follower.mode.shares_batches:  # otherwise the process's SharedBatcher posts
+            self._tasks.append(asyncio.create_task(self._batch_loop(), name=f"batch-{self.chain_id}"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -205,6 +207,33 @@ class SequencerRole:
         """An L1 reorg: re-post batches that vanished; our signed blocks above the head (dropped because
         their L1 origin was orphaned) are replaced as below, in `_resume_signed_height`."""
         self.batcher.after_l1_reorg(fork_point)
+
+    # ----- what the process's BundleRunner asks of this chain (toolkit/sequencer/bundles.py) -----
+    def leads_now(self) -> bool:
+        return self.leadership.is_leader
+
+    async def refresh_lead(self) -> bool:
+        view = await self.leadership.refresh()
+        return view is not None and view.leads(self.address)
+
+    def can_build_next(self) -> bool:
+        """We may build the next height now: caught up, an L1 origin known, never signed there."""
+        return (self.follower.ready.is_set() and self.follower.derivation.latest_l1 is not None
+                and self.guard.signed(self.chain_id, self.executor.head_number + 1) is None)
+
+    def prepare_with(self, leading: list[bytes]) -> ExecutedBlock | None:
+        origin = self.follower.derivation.latest_l1
+        return None if origin is None else self.builder.prepare(origin, leading)
+
+    def sign_and_adopt(self, executed: ExecutedBlock) -> None:
+        """Sign (through the guard), adopt and gossip a block prepared on our head."""
+        signed = self.guard.sign(
+            self.chain_id, executed.number, executed.hash,
+            lambda: SignedBlock.create(self.follower.domain, self.chain_id, executed, self.private_key),
+        )
+        self.builder.commit(executed)
+        self._note_signed(signed)
+        self.publisher.publish(signed)
 
     async def _resume_signed_height(self) -> bool:
         """If we already signed a block at the next height on our head, adopt that one again."""

@@ -107,6 +107,15 @@ class Scenario:
     def nodes(self) -> dict[str, str]:
         return {node["name"]: node["rpc"] for node in self.chain["nodes"]}  # type: ignore[index]
 
+    def admin(self, name: str) -> str:
+        """A node's own endpoint for test controls (devnet_*), never reachable through the gateway."""
+        node = next((n for n in self.chain["nodes"] if n["name"] == name), None)  # type: ignore[index]
+        if node is None:
+            raise ScenarioError(f"the devnet has no node {name!r}")
+        if not node.get("admin"):
+            raise ScenarioError(f"{name} serves no test controls: start the devnet with [nodes] test_controls = true")
+        return str(node["admin"])
+
     @property
     def sequencers(self) -> list[str]:
         return [node["name"] for node in self.chain["nodes"] if node["role"] == "sequencer"]  # type: ignore[index]
@@ -189,7 +198,7 @@ class Scenario:
     def censor(self, *addresses: str) -> None:
         """Every sequencer node leaves transactions from `addresses` out (forced entries as late as allowed)."""
         for name in self.sequencers:
-            rpc(self.nodes[name], "devnet_setCensored", [list(addresses)])
+            rpc(self.admin(name), "devnet_setCensored", [list(addresses)])
 
     def uncensor(self) -> None:
         self.censor()
@@ -197,20 +206,20 @@ class Scenario:
     def pause_batches(self) -> None:
         """Every sequencer holds its batches back: new blocks stay unsafe."""
         for name in self.sequencers:
-            rpc(self.nodes[name], "devnet_setBatching", [False])
+            rpc(self.admin(name), "devnet_setBatching", [False])
 
     def resume_batches(self) -> int:
         """Batches flow again; returns the L2 block that was the unsafe head, once the gateway has it safe."""
         unsafe = int(rpc(self.gateway, "eth_blockNumber"), 16)
         for name in self.sequencers:
-            rpc(self.nodes[name], "devnet_setBatching", [True])
+            rpc(self.admin(name), "devnet_setBatching", [True])
         wait_for(lambda: int(rpc(self.gateway, "eth_getBlockByNumber", ["safe", False])["number"], 16) >= unsafe,
                  self.timeout, f"L2 block {unsafe} to become safe")
         return unsafe
 
     def equivocate(self, name: str | None = None) -> dict[str, Any]:
         """The node `name` (default: the leader) signs a second block at its head's height; returns both."""
-        return dict(rpc(self.nodes[name or self.leader()], "devnet_equivocate"))
+        return dict(rpc(self.admin(name or self.leader()), "devnet_equivocate"))
 
     def handoff(self) -> dict[str, Any]:
         """Mine L1 to the next epoch and wait until the gateway names another leader: {previous, next,
