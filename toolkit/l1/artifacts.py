@@ -20,7 +20,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT_DIR = REPO_ROOT / "contracts" / "artifacts"
-CONTRACT_NAMES = ("SequencerRegistry", "StakingRegistry", "CommitteeRegistry", "Inbox")
+CONTRACT_NAMES = ("SequencerRegistry", "StakingRegistry", "CommitteeRegistry", "SequencerAuction", "Inbox")
 ARTIFACT_KEYS = ("abi", "bytecode", "deployedBytecode")
 
 
