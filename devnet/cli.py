@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from devnet.auction_cli import auction
 from devnet.config import ConfigError, DevnetConfig, load_config
 from devnet.control import serve_control
 from devnet.network import Devnet, DevnetError, rpc_call
@@ -56,7 +57,7 @@ def main(ctx: click.Context, config_path: Path | None, state_dir: Path | None) -
 
 @main.command()
 @click.option("--detach", is_flag=True, help="return once ready; stop later with `devnet down`")
-@click.option("--mode", type=str, help="sequencing mode: single, committee or pos")
+@click.option("--mode", type=str, help="sequencing mode: single, committee, pos or auction")
 @click.option("--sequencers", type=int, help="validators/operators in modes committee and pos (default 3)")
 @click.option("--chains", type=str, help="L2 chain ids, e.g. 901,902 (each gets its own gateway and verifier)")
 @click.option("--gateway-port", type=int, help="the chain's stable RPC port (0 = any free port)")
@@ -628,6 +629,8 @@ def unstake(ctx: click.Context, name: str) -> None:
     receipt = _staking_call(ctx, name, "requestUnstake")
     console.print(f"{name} left the set in L1 block {receipt['blockNumber']}; withdraw after the unbonding delay")
 
+
+main.add_command(auction)
 
 if __name__ == "__main__":
     main()

@@ -29,6 +29,8 @@ class RollupNodeView(Protocol):
 
     def equivocate(self) -> dict[str, Any]: ...
 
+    async def auction_info(self) -> dict[str, Any]: ...
+
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None: ...
 
 
@@ -46,6 +48,7 @@ class RollupApi:
             "rollup_sequencer": self.rollup_sequencer,
             "rollup_forcedQueue": self.rollup_forcedQueue,
             "rollup_getBlockSignature": self.rollup_getBlockSignature,
+            "rollup_auction": self.rollup_auction,
             "devnet_setCensored": self.devnet_setCensored,
             "devnet_setIgnoreForced": self.devnet_setIgnoreForced,
             "devnet_equivocate": self.devnet_equivocate,
@@ -56,6 +59,11 @@ class RollupApi:
 
     async def rollup_sequencer(self, params: list[Any]) -> dict[str, Any]:
         return {"chainId": self.node.chain_id, "mode": self.mode, **self.node.sequencer_info()}
+
+    async def rollup_auction(self, params: list[Any]) -> dict[str, Any]:
+        """Mode auction: upcoming and recent auctions (commitments, reveals, winner, price), proceeds per
+        staker, and this node's own bids; an error in other modes."""
+        return await self.node.auction_info()
 
     async def rollup_forcedQueue(self, params: list[Any]) -> list[dict[str, Any]]:
         """Every forced entry: queued, overdue, included (L2 block, safe or not) or skipped (reason)."""

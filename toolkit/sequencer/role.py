@@ -70,6 +70,7 @@ class SequencerRole:
         follower.events.listen(self._keep_pool_in_step)
         follower.after_l1_step.append(self._note_leader)
         follower.on_caught_up.append(self._replay_own_blocks)
+        self.bidder = follower.mode.bidder(self)  # mode auction: commits, reveals, settles
         self._tx_arrived = asyncio.Event()
         self._refused_height = -1
         self._tasks: list[asyncio.Task[None]] = []
@@ -79,8 +80,12 @@ class SequencerRole:
         self.handoff.start()
         self._tasks.append(asyncio.create_task(self._build_loop(), name=f"build-{self.chain_id}"))
         self._tasks.append(asyncio.create_task(self._batch_loop(), name=f"batch-{self.chain_id}"))
+        if self.bidder is not None:
+            self.bidder.start()
 
     async def stop(self) -> None:
+        if self.bidder is not None:
+            await self.bidder.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
