@@ -107,10 +107,17 @@ def bid(ctx: click.Context, epoch: int, amount_eth: str, name: str, chain_id: in
             gas = call.estimate_gas({"from": sender, "value": value}, "pending")
         except Exception as exc:
             raise click.ClickException(f"refused by L1: {revert_name(registry.abi, exc)}") from exc
-        tx = call.build_transaction({"from": sender, "value": value, "gas": gas * 2,
-                                     "nonce": l1.eth.get_transaction_count(sender, "pending")})
-        receipt = l1.eth.wait_for_transaction_receipt(
-            l1.eth.send_raw_transaction(Account.sign_transaction(tx, key).raw_transaction), timeout=30)
+        for attempt in range(5):  # the sequencer's node sends with this key too: retry a nonce it took
+            tx = call.build_transaction({"from": sender, "value": value, "gas": gas * 2,
+                                         "nonce": l1.eth.get_transaction_count(sender, "pending")})
+            try:
+                tx_hash = l1.eth.send_raw_transaction(Account.sign_transaction(tx, key).raw_transaction)
+                break
+            except ValueError as exc:
+                if "nonce" not in str(exc).lower() and "underpriced" not in str(exc).lower() or attempt == 4:
+                    raise click.ClickException(f"L1 refused the transaction: {exc}") from exc
+                time.sleep(0.5)
+        receipt = l1.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
         if receipt["status"] != 1:
             raise click.ClickException(f"transaction {receipt['transactionHash'].hex()} reverted")
         return int(receipt["blockNumber"])
