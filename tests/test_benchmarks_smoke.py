@@ -69,3 +69,9 @@ def test_handoffs_prints_attestation_gas_handoff_gaps_and_failover() -> None:
         "handoffs.py", "--handoffs", "2", "--failovers", "1", "--batch-transfers", "5", "--cpu-burner"
     )
     assert_figures(result, HANDOFF_LABELS + ["with one CPU-bound process beside the devnet"])
+
+
+def test_auction_prints_gas_of_each_step() -> None:
+    result = run_benchmark("auction.py", "--bidders", "3")
+    assert_figures(result, ["L1 gas of the sequencing auction", "3 bidders", "commitBid", "revealBid", "settle",
+                            "per bid", "claim", "plain transfer (reference)"])
