@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from devnet.auction_cli import auction
 from devnet.config import ConfigError, DevnetConfig, load_config
 from devnet.control import serve_control
 from devnet.network import Devnet, DevnetError, rpc_call
@@ -56,8 +57,8 @@ def main(ctx: click.Context, config_path: Path | None, state_dir: Path | None) -
 
 @main.command()
 @click.option("--detach", is_flag=True, help="return once ready; stop later with `devnet down`")
-@click.option("--mode", type=str, help="sequencing mode: single, committee, pos or shared (2 to 8 --chains)")
-@click.option("--sequencers", type=int, help="validators/operators in modes committee, pos and shared (default 3)")
+@click.option("--mode", type=str, help="sequencing mode: single, committee, pos, auction or shared (2 to 8 --chains)")
+@click.option("--sequencers", type=int, help="validators/operators in modes committee, pos, auction and shared (default 3)")
 @click.option("--chains", type=str, help="L2 chain ids, e.g. 901,902 (each gets its own gateway and verifier)")
 @click.option("--gateway-port", type=int, help="the chain's stable RPC port (0 = any free port)")
 @click.option("--l1-port", type=int, help="Anvil port (0 = any free port)")
@@ -651,6 +652,9 @@ def unstake(ctx: click.Context, name: str) -> None:
     """Request unbonding for sequencer NAME (mode pos); withdraw after the delay."""
     receipt = _staking_call(ctx, name, "requestUnstake")
     console.print(f"{name} left the set in L1 block {receipt['blockNumber']}; withdraw after the unbonding delay")
+
+
+main.add_command(auction)
 
 
 def _register_scenario() -> None:

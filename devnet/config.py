@@ -7,6 +7,8 @@
     [sequencers] count, stake_eth, min_stake_eth, committee_threshold, liveness_timeout,
               unbonding_delay, reporter_share_bps
     [batcher] max_blocks, max_seconds, compression
+    [auction] close_offset, reveal_window, reserve_price_wei, penalty_bps, burn_bps, strategies
+              (one per sequencer, cycled: off | "fixed AMOUNT" | value), expected_mev_wei, shading
     [[chains]] chain_id, block_time, gas_limit, alloc: one table per L2 chain (default: one chain,
               [l2] chain_id); unset keys take [l2]'s values; alloc = {"0xaddress" = wei, ...} adds
               genesis balances beyond the dev accounts
@@ -81,6 +83,23 @@ class BatcherSettings:
     compression: str = "zlib"
 
 
+@dataclass(frozen=True)
+class AuctionSettings:
+    """Mode auction: SequencerAuction's parameters and the nodes' bidding strategies."""
+
+    close_offset: int = 8  # bidding for epoch e closes this many L1 blocks before e starts
+    reveal_window: int = 3  # L1 blocks of reveals after the close (< close_offset)
+    reserve_price_wei: int = 10**15
+    penalty_bps: int = 1000  # share of an unrevealed commitment's collateral forfeited
+    burn_bps: int = 0  # share of the proceeds burned
+    strategies: list[str] = field(default_factory=lambda: ["value", "fixed 0.005", "off"])  # sequencer i: [i % n]
+    expected_mev_wei: int = 10**16  # strategy value: bid = expected_mev_wei x shading
+    shading: float = 0.8
+
+    def strategy_of(self, index: int) -> str:
+        return self.strategies[index % len(self.strategies)]
+
+
 MAX_CHAINS = 8
 CHAIN_PORT_STRIDE = 100  # chain i > 0 listens on chain 0's ports + 100 * i
 
@@ -104,6 +123,7 @@ class DevnetConfig:
     nodes: NodeSettings = field(default_factory=NodeSettings)
     sequencers: SequencerSettings = field(default_factory=SequencerSettings)
     batcher: BatcherSettings = field(default_factory=BatcherSettings)
+    auction: AuctionSettings = field(default_factory=AuctionSettings)
     chains: tuple[ChainSettings, ...] = ()  # empty: one chain, [l2] chain_id
 
     @property
@@ -161,6 +181,7 @@ class DevnetConfig:
             raise ConfigError("sequencers.stake_eth must be >= sequencers.min_stake_eth >= 1")
         if self.sequencers.liveness_timeout < 1:
             raise ConfigError("sequencers.liveness_timeout must be >= 1")
+        self._validate_auction()
         sequencer_ports = (
             [self.nodes.sequencer_port + i for i in range(self.sequencer_count)] if self.nodes.sequencer_port else []
         )
@@ -168,6 +189,26 @@ class DevnetConfig:
         if len(ports) != len(set(ports)):
             raise ConfigError(f"ports must differ: {sorted(ports)}")
         return self
+
+    def _validate_auction(self) -> None:
+        from toolkit.sequencer.bidder import StrategyError, parse_strategy
+
+        auction = self.auction
+        if auction.reveal_window < 1 or auction.close_offset <= auction.reveal_window:
+            raise ConfigError("auction.close_offset must be > auction.reveal_window >= 1 (time to settle)")
+        if not 0 <= auction.penalty_bps <= 10_000 or not 0 <= auction.burn_bps <= 10_000:
+            raise ConfigError("auction.penalty_bps and auction.burn_bps must be between 0 and 10000")
+        if auction.reserve_price_wei < 0 or auction.expected_mev_wei < 0:
+            raise ConfigError("auction.reserve_price_wei and auction.expected_mev_wei must be >= 0")
+        if not auction.strategies:
+            raise ConfigError("auction.strategies needs at least one strategy")
+        for text in auction.strategies:
+            if not isinstance(text, str):
+                raise ConfigError(f"auction.strategies: {text!r} is not a string")
+            try:
+                parse_strategy(text, auction.expected_mev_wei, auction.shading)
+            except StrategyError as exc:
+                raise ConfigError(f"auction.strategies: {exc}") from exc
 
     def _validate_chains(self) -> None:
         chains = self.chain_list
@@ -229,7 +270,7 @@ def parse_chains(value: Any) -> tuple[ChainSettings, ...]:
 
 _SECTIONS: dict[str, type] = {
     "l1": L1Settings, "l2": L2Settings, "nodes": NodeSettings, "sequencers": SequencerSettings,
-    "batcher": BatcherSettings,
+    "batcher": BatcherSettings, "auction": AuctionSettings,
 }
 
 

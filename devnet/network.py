@@ -112,6 +112,11 @@ class Devnet:
                     committee_threshold=settings.committee_threshold, min_stake_wei=settings.min_stake_eth * ETHER,
                     stake_wei=settings.stake_eth * ETHER, unbonding_delay=settings.unbonding_delay,
                     reporter_share_bps=settings.reporter_share_bps,
+                    auction_close_offset=self.config.auction.close_offset,
+                    auction_reveal_window=self.config.auction.reveal_window,
+                    auction_reserve_price_wei=self.config.auction.reserve_price_wei,
+                    auction_penalty_bps=self.config.auction.penalty_bps,
+                    auction_burn_bps=self.config.auction.burn_bps,
                 ),
                 self.config.l1.inclusion_window, self.config.l1.forced_inclusion_fee_wei,
             )
@@ -242,12 +247,14 @@ class Devnet:
                 "validator_urls": validator_urls,
                 "sequencer_url": urls["sequencer-0"],
             }
-            for operator, name in zip(operators, self.sequencer_names, strict=True):
+            auction = self.config.auction
+            for index, (operator, name) in enumerate(zip(operators, self.sequencer_names, strict=True)):
                 per_name[name].append(NodeConfig(
                     name=name, role="sequencer", port=ports[(name, chain.chain_id)], private_key=operator.private_key,
                     data_dir=str(self.state_dir / "nodes" / name),
                     peers=tuple(url for other, url in urls.items() if other != name),
-                    censored=tuple(self.config.nodes.censor), **common,
+                    censored=tuple(self.config.nodes.censor), bid_strategy=auction.strategy_of(index),
+                    bid_expected_mev_wei=auction.expected_mev_wei, bid_shading=auction.shading, **common,
                 ))
             per_name["verifier-0"].append(NodeConfig(
                 name="verifier-0", role="verifier", port=ports[("verifier-0", chain.chain_id)],

@@ -97,3 +97,9 @@ def test_shared_prints_gas_per_block_shared_and_per_chain() -> None:
     result = run_benchmark("shared.py", "--chains", "1,2", "--blocks", "1", "--transfers", "1")
     assert_figures(result, ["L1 gas per L2 block", "one batch per chain (reference)", "shared batch",
                             "L1 transactions per posting"])
+
+
+def test_auction_prints_gas_of_each_step() -> None:
+    result = run_benchmark("auction.py", "--bidders", "3")
+    assert_figures(result, ["L1 gas of the sequencing auction", "3 bidders", "commitBid", "revealBid", "settle",
+                            "per bid", "claim", "plain transfer (reference)"])

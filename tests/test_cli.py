@@ -137,8 +137,8 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
     config.write_text("[l2\n")
     result = devnet("--config", str(config), "--state-dir", str(tmp_path), "up")
     assert result.returncode != 0 and "not valid TOML" in result.stderr
-    result = devnet("--state-dir", str(tmp_path), "up", "--mode", "auction")
-    assert result.returncode != 0 and "mode 'auction' is not available" in result.stderr
+    result = devnet("--state-dir", str(tmp_path), "up", "--mode", "lottery")
+    assert result.returncode != 0 and "mode 'lottery' is not available" in result.stderr
     assert not (tmp_path / "state.json").exists()
 
 

@@ -17,7 +17,7 @@ BRANCH = re.compile(r"""[!=]=\s*["'](single|committee|pos|auction|shared|\w+Regi
 
 
 def test_every_mode_is_a_class_from_the_table_with_a_real_registry() -> None:
-    assert list(MODES) == ["single", "committee", "pos", "shared"]
+    assert list(MODES) == ["single", "committee", "pos", "auction", "shared"]
     for name, cls in MODES.items():
         mode = mode_named(name)
         assert isinstance(mode, Mode) and type(mode) is cls and mode.name == name
@@ -28,8 +28,10 @@ def test_every_mode_is_a_class_from_the_table_with_a_real_registry() -> None:
             assert {"schedules", "livenessTimeout", "syncEpoch", "reportTimeout"} <= functions
         if mode.stakes:
             assert {"slashEquivocation", "slashCensorship", "stake", "requestUnstake"} <= functions
-    with pytest.raises(UnknownMode, match="mode 'auction' is not available; choose one of single, committee, pos, shared"):
-        mode_named("auction")
+        if mode.auctions:
+            assert {"commitBid", "revealBid", "settle", "claim", "auctionOf", "winnerOf"} <= functions
+    with pytest.raises(UnknownMode, match="mode 'nope' is not available; choose one of single, committee, pos, auction, shared"):
+        mode_named("nope")
 
 
 def test_nothing_outside_the_modes_branches_on_a_mode_name() -> None:

@@ -111,7 +111,7 @@ abstract contract EpochRegistry is RegistryBase {
         }
         schedule.epoch = uint64(epoch);
         schedule.skips = 0;
-        _setLeader(chainId, _pick(chainId, epoch, 0), SequencerChangeReason.ROTATION);
+        _setLeader(chainId, _pick(chainId, epoch, 0), _epochReason(chainId, epoch));
     }
 
     /// @inheritdoc ISequencerRegistry
@@ -200,6 +200,12 @@ abstract contract EpochRegistry is RegistryBase {
             signers[i] = signer;
             last = signer;
         }
+    }
+
+    /// @dev Why the epoch's first leader leads (the `reason` of its SequencerChanged): rotation
+    ///      unless a mode says otherwise (an auction win).
+    function _epochReason(uint256, uint256) internal view virtual returns (uint8) {
+        return SequencerChangeReason.ROTATION;
     }
 
     /// @dev The epoch leader for `skips` timeouts into the epoch (zero when nobody can lead).

@@ -102,6 +102,7 @@ contract StakingRegistry is EpochRegistry {
 
     /// @notice Join the set, or add to your stake.
     function stake() external payable {
+        _beforeStakeChange(msg.sender);
         Validator storage v = validators[msg.sender];
         if (v.jailed) revert Jailed(msg.sender);
         if (v.withdrawableAt != 0) revert Unbonding(msg.sender);
@@ -207,7 +208,11 @@ contract StakingRegistry is EpochRegistry {
         _replaceLeader(validator, SequencerChangeReason.SLASHED);
     }
 
+    /// @dev Called before a validator's active stake changes (joins, tops up or leaves the set).
+    function _beforeStakeChange(address validator) internal virtual {}
+
     function _leave(address validator) private {
+        _beforeStakeChange(validator);
         Validator storage v = validators[validator];
         v.active = false;
         totalActiveStake -= v.stake;

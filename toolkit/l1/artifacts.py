@@ -20,7 +20,9 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT_DIR = REPO_ROOT / "contracts" / "artifacts"
-CONTRACT_NAMES = ("SequencerRegistry", "StakingRegistry", "CommitteeRegistry", "SharedStakingRegistry", "Inbox")
+CONTRACT_NAMES = (
+    "SequencerRegistry", "StakingRegistry", "CommitteeRegistry", "SequencerAuction", "SharedStakingRegistry", "Inbox"
+)
 ARTIFACT_KEYS = ("abi", "bytecode", "deployedBytecode")
 
 

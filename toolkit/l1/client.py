@@ -105,19 +105,20 @@ class L1Client:
             for e in sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"]))
         ]
 
-    async def send_registry_call(self, private_key: str, function: str, *args: Any) -> bytes:
-        """Send a registry transaction (syncEpoch, reportTimeout, ...); raises BatchRejected on a revert."""
+    async def send_registry_call(self, private_key: str, function: str, *args: Any, value: int = 0) -> bytes:
+        """Send a registry transaction (syncEpoch, reportTimeout, commitBid with `value`, ...); raises
+        BatchRejected on a revert."""
         sender = Account.from_key(private_key).address
         call = getattr(self.registry.functions, function)(*args)
         try:
             # against the pending block: the one this transaction will be mined in
-            gas = await call.estimate_gas({"from": sender}, "pending")
+            gas = await call.estimate_gas({"from": sender, "value": value}, "pending")
         except (ContractCustomError, ContractLogicError) as exc:
             raise BatchRejected(self.explain_revert(exc)) from exc
         async with self._send_lock(sender):
             tx = await call.build_transaction(
                 {"from": sender, "nonce": await self.w3.eth.get_transaction_count(sender, "pending"),
-                 "gas": gas + gas // 5, "chainId": await self.w3.eth.chain_id}
+                 "gas": gas + gas // 5, "chainId": await self.w3.eth.chain_id, "value": value}
             )
             tx_hash = await self.w3.eth.send_raw_transaction(Account.sign_transaction(tx, private_key).raw_transaction)
         receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.2)

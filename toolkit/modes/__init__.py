@@ -1,12 +1,15 @@
 """Sequencing modes: everything that differs between them, one class per mode, chosen from `MODES`."""
 
+from toolkit.modes.auction import AuctionMode
 from toolkit.modes.base import LeaderView, Mode, RegistrySettings
 from toolkit.modes.committee import CommitteeMode
 from toolkit.modes.pos import PosMode
 from toolkit.modes.shared import SharedMode
 from toolkit.modes.single import SingleMode
 
-MODES: dict[str, type[Mode]] = {mode.name: mode for mode in (SingleMode, CommitteeMode, PosMode, SharedMode)}
+MODES: dict[str, type[Mode]] = {
+    mode.name: mode for mode in (SingleMode, CommitteeMode, PosMode, AuctionMode, SharedMode)
+}
 
 
 class UnknownMode(ValueError):

@@ -26,6 +26,12 @@ class RegistrySettings:
     stake_wei: int = 10 * ETHER  # what each validator bonds at start
     unbonding_delay: int = 10
     reporter_share_bps: int = 1000
+    # mode auction (SequencerAuction.AuctionParams)
+    auction_close_offset: int = 8  # bidding for epoch e closes this many L1 blocks before e starts
+    auction_reveal_window: int = 3  # L1 blocks of reveals after the close
+    auction_reserve_price_wei: int = 10**15
+    auction_penalty_bps: int = 1000  # share of an unrevealed commitment forfeited
+    auction_burn_bps: int = 0  # share of the proceeds burned
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class LeaderView:
     validators: tuple[str, ...]  # who may sign L2 blocks and attest batches
     schedule: Schedule | None = None  # modes that rotate: the registry's record of the epoch
     liveness_timeout: int | None = None
+    details: dict[str, Any] | None = None  # mode-specific facts read at the same block (the auction)
 
     def leads(self, address: str | None) -> bool:
         return address is not None and self.leader is not None and self.leader.lower() == address.lower()
@@ -60,6 +67,7 @@ class Mode:
     attests: ClassVar[bool] = False  # batches carry validators' attestations
     rotates: ClassVar[bool] = False  # epochs with a schedule on L1: syncEpoch, liveness timeouts
     stakes: ClassVar[bool] = False  # stake/unstake, slashing evidence (equivocation, censorship)
+    auctions: ClassVar[bool] = False  # sealed-bid auction for each epoch (commitBid / revealBid / settle)
     shares_batches: ClassVar[bool] = False  # one batcher per node posts every chain's blocks in one L1 tx
 
     def check_chain_count(self, count: int) -> str | None:
@@ -126,6 +134,14 @@ class Mode:
                 for i in range(1, upcoming + 1)
             ],
         }
+
+    async def auction_status(self, registry: Any, chain_id: int, head: L1Block, span: int = 3) -> dict[str, Any] | None:
+        """rollup_auction: the auctions around `head` (None in modes without an auction)."""
+        return None
+
+    def bidder(self, role: Any) -> Any:
+        """A background task object the sequencer role runs (`start()` / `stop()`), or None."""
+        return None
 
     def validator_row(self, registry: Any, address: str) -> dict[str, Any]:
         """Extra columns of `devnet sequencer list` for one validator (a synchronous registry contract)."""

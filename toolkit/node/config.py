@@ -44,6 +44,9 @@ class NodeConfig:
     watchtower: bool = True  # report slashable evidence to L1 (modes that slash)
     reporter_key: str | None = None  # L1 key a keyless node (verifier) reports evidence with
     test_controls: bool = False  # serve devnet_* on POST /admin (never on "/", so never via the gateway)
+    bid_strategy: str = "off"  # mode auction: off | fixed AMOUNT (ether) | value (toolkit/sequencer/bidder.py)
+    bid_expected_mev_wei: int = 0  # strategy value: expected MEV of an epoch
+    bid_shading: float = 1.0  # strategy value: bid = expected MEV x shading
 
     def __post_init__(self) -> None:
         if self.role not in ("sequencer", "verifier"):
@@ -58,6 +61,12 @@ class NodeConfig:
             mode_named(self.mode)
         except UnknownMode as exc:
             raise NodeConfigError(str(exc)) from exc
+        from toolkit.sequencer.bidder import StrategyError, parse_strategy
+
+        try:
+            parse_strategy(self.bid_strategy, self.bid_expected_mev_wei, self.bid_shading)
+        except StrategyError as exc:
+            raise NodeConfigError(f"node {self.name}: {exc}") from exc
         if self.batch_compression not in ("zlib", "brotli", "none"):
             raise NodeConfigError("batch_compression must be zlib, brotli or none")
 

@@ -96,6 +96,16 @@ class L2Node:
     def sequencer_info(self) -> dict[str, Any]:
         return self.follower.leadership.sequencer_info()
 
+    async def auction_info(self) -> dict[str, Any]:
+        """rollup_auction: the auctions around the L1 head, stakers' proceeds, and this node's bids."""
+        l1 = self.follower.l1
+        info = await self.mode.auction_status(l1.registry, self.chain_id, await l1.head())
+        if info is None:
+            raise RpcError(SERVER_ERROR, f"mode {self.mode.name} has no auction")
+        bidder = self.role.bidder if self.role is not None else None
+        info["bidder"] = bidder.status() if bidder is not None else None
+        return info
+
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None:
         return self.follower.block_signature(block_hash)
 

@@ -31,6 +31,8 @@ class RollupNodeView(Protocol):
 
     def equivocate(self) -> dict[str, Any]: ...
 
+    async def auction_info(self) -> dict[str, Any]: ...
+
     def block_signature(self, block_hash: bytes) -> dict[str, Any] | None: ...
 
     def send_bundle(self, txs: list[bytes], atomicity: str) -> dict[str, Any]: ...
@@ -57,6 +59,7 @@ class RollupApi:
             "rollup_sequencer": self.rollup_sequencer,
             "rollup_forcedQueue": self.rollup_forcedQueue,
             "rollup_getBlockSignature": self.rollup_getBlockSignature,
+            "rollup_auction": self.rollup_auction,
             "rollup_getNamespace": self.rollup_getNamespace,
             "rollup_getNamespaces": self.rollup_getNamespaces,
             "rollup_sendBundle": self.rollup_sendBundle,
@@ -78,6 +81,11 @@ class RollupApi:
 
     async def rollup_sequencer(self, params: list[Any]) -> dict[str, Any]:
         return {"chainId": self.node.chain_id, "mode": self.mode, **self.node.sequencer_info()}
+
+    async def rollup_auction(self, params: list[Any]) -> dict[str, Any]:
+        """Mode auction: upcoming and recent auctions (commitments, reveals, winner, price), proceeds per
+        staker, and this node's own bids; an error in other modes."""
+        return await self.node.auction_info()
 
     async def rollup_forcedQueue(self, params: list[Any]) -> list[dict[str, Any]]:
         """Every forced entry: queued, overdue, included (L2 block, safe or not) or skipped (reason)."""

@@ -73,6 +73,7 @@ class SequencerRole:
         follower.after_l1_step.append(self._note_leader)
         follower.derivation.on_l1_reorg.append(self._after_l1_reorg)
         follower.on_caught_up.append(self._replay_own_blocks)
+        self.bidder = follower.mode.bidder(self)  # mode auction: commits, reveals, settles
         self._tx_arrived = asyncio.Event()
         self._refused_height = -1
         self.batching = True  # test control: false holds batches back
@@ -84,8 +85,12 @@ class SequencerRole:
         self._tasks.append(asyncio.create_task(self._build_loop(), name=f"build-{self.chain_id}"))
         if not self.follower.mode.shares_batches:  # otherwise the process's SharedBatcher posts
             self._tasks.append(asyncio.create_task(self._batch_loop(), name=f"batch-{self.chain_id}"))
+        if self.bidder is not None:
+            self.bidder.start()
 
     async def stop(self) -> None:
+        if self.bidder is not None:
+            await self.bidder.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
