@@ -63,7 +63,7 @@ async function viaViem() {
 }
 
 async function viaNodeSigner() {
-  const provider = new ethers.JsonRpcProvider(httpUrl, undefined, { staticNetwork: true });
+  const provider = new ethers.JsonRpcProvider(httpUrl, undefined, { staticNetwork: true, pollingInterval: 100 });
   const signer = await provider.getSigner(2);
   const address = await signer.getAddress();
   const tx = await signer.sendTransaction({ to: "0x000000000000000000000000000000000000dEaD", value: 7n });
