@@ -31,7 +31,7 @@ from toolkit.rpc.server import JsonRpcServer
 from toolkit.testing import ACCOUNTS, CHAIN_ID, batch_of, build_block, chain_config, new_state, transfer
 from toolkit.testing.chain import L1Block
 
-settings.register_profile("suite", max_examples=40, deadline=None, derandomize=True,
+settings.register_profile("suite", max_examples=20, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.register_profile("long", max_examples=100_000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
