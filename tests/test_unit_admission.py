@@ -90,23 +90,23 @@ def test_what_py_evm_refuses_half_way_is_skipped_with_the_state_untouched() -> N
 
 def test_one_sender_cannot_lock_others_out_of_a_full_pool() -> None:
     executor = L2Executor(chain_config())
-    pool = TxPool(executor, max_transactions=40, account_slots=16)
-    flood = [pool.add(transfer(0, n)) for n in range(40)]
+    pool = TxPool(executor, max_transactions=12, account_slots=4)
+    flood = [pool.add(transfer(0, n)) for n in range(12)]
     other = pool.add(transfer(1, 0))  # the flooder's last-in-line transaction makes room
     assert pool.get(other) is not None and pool.get(flood[-1]) is None
-    assert "held 40 transactions" in pool.evicted[flood[-1]]
+    assert "held 12 transactions" in pool.evicted[flood[-1]]
     with pytest.raises(InvalidTransaction, match="txpool is full"):
-        pool.add(transfer(0, 39))  # the flooder, over its slots, cannot push anyone out
+        pool.add(transfer(0, 11))  # the flooder, over its slots, cannot push anyone out
     built = executor.execute_block(executor.head, ATTRIBUTES, pool.executable(), strict=True)
-    assert len(built.block.transactions) == 40  # 39 of the flood and the other user's
+    assert len(built.block.transactions) == 12  # 11 of the flood and the other user's
 
 
 def test_a_full_pool_keeps_the_better_paying_transactions() -> None:
-    pool = TxPool(L2Executor(chain_config()), max_transactions=20, account_slots=16)
-    for n in range(16):
+    pool = TxPool(L2Executor(chain_config()), max_transactions=6, account_slots=4)
+    for n in range(4):
         pool.add(transfer(0, n, maxPriorityFeePerGas=3))
-    cheap = [pool.add(transfer(1, n)) for n in range(4)]  # tip 1
+    cheap = [pool.add(transfer(1, n)) for n in range(2)]  # tip 1
     with pytest.raises(InvalidTransaction, match="^transaction underpriced$"):
         pool.add(transfer(2, 0))  # tip 1 pays no more than the cheapest
     better = pool.add(transfer(2, 0, maxPriorityFeePerGas=2))
-    assert pool.get(better) is not None and pool.get(cheap[-1]) is None and len(pool) == 20
+    assert pool.get(better) is not None and pool.get(cheap[-1]) is None and len(pool) == 6
