@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import ClientTimeout
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -73,7 +74,7 @@ class L1Client:
 
     def __init__(self, rpc_url: str, inbox_address: str, registry_address: str, registry_contract: str) -> None:
         self.rpc_url = rpc_url
-        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
+        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": ClientTimeout(total=10)}))
         self.inbox = self.w3.eth.contract(
             address=to_checksum_address(inbox_address), abi=load_artifact("Inbox")["abi"]
         )
@@ -344,7 +345,7 @@ class L1Client:
 
 async def wait_for_l1(rpc_url: str, deadline_seconds: float = 20.0) -> None:
     """Poll an L1 RPC until it answers eth_blockNumber, or raise TimeoutError."""
-    w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 2}))
+    w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": ClientTimeout(total=2)}))
     deadline = time.monotonic() + deadline_seconds
     last_error: Exception | None = None
     while time.monotonic() < deadline:
