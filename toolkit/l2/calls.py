@@ -105,8 +105,10 @@ def apply_overrides(state: StateAPI, overrides: StateOverrides) -> None:
             state.set_storage(account, slot, value)
 
 
-def build_transaction(vm: VirtualMachineAPI, state: StateAPI, request: CallRequest, gas: int) -> SpoofTransaction:
-    """The unsigned py-evm transaction a call runs as (fees 0), sent from the request's sender."""
+def build_transaction(
+    vm: VirtualMachineAPI, state: StateAPI, request: CallRequest, gas: int, price: int = 0
+) -> SpoofTransaction:
+    """The unsigned py-evm transaction a call runs as (fees `price`, 0 for calls), sent from the request's sender."""
     builder = vm.get_transaction_builder()
     sender = request.sender_bytes
     to = to_canonical_address(request.to) if request.to else constants.CREATE_CONTRACT_ADDRESS
@@ -117,16 +119,16 @@ def build_transaction(vm: VirtualMachineAPI, state: StateAPI, request: CallReque
         if not request.to:
             raise CallRefused("set code transaction must not be a create transaction")
         unsigned: Any = builder.new_unsigned_set_code_transaction(
-            chain_id, nonce, 0, 0, gas, to, request.value, request.data, access_list,
+            chain_id, nonce, price, price, gas, to, request.value, request.data, access_list,
             [auth.as_py_evm() for auth in request.authorizations],
         )
     elif request.access_list is not None:
         unsigned = builder.new_unsigned_access_list_transaction(
-            chain_id, nonce, 0, gas, to, request.value, request.data, access_list
+            chain_id, nonce, price, gas, to, request.value, request.data, access_list
         )
     else:
         unsigned = builder.create_unsigned_transaction(
-            nonce=nonce, gas_price=0, gas=gas, to=to, value=request.value, data=request.data
+            nonce=nonce, gas_price=price, gas=gas, to=to, value=request.value, data=request.data
         )
     return SpoofTransaction(unsigned, from_=sender)
 
@@ -159,7 +161,7 @@ def call_state(vm: VirtualMachineAPI, overrides: StateOverrides) -> Iterator[Sta
         yield state
 
 
-def _execute(state: StateAPI, tx: SpoofTransaction) -> ComputationAPI:
+def execute(state: StateAPI, tx: SpoofTransaction) -> ComputationAPI:
     try:
         return state.apply_transaction(tx)
     except ValidationError as exc:
@@ -175,9 +177,14 @@ def execute_call(
         check_funds(state, request, gas)
         tx = build_transaction(vm, state, request, gas)
         check_gas(tx, gas)
-        computation = _execute(state, tx)
+        computation = execute(state, tx)
+    return computation, charged_gas(tx, gas, computation)
+
+
+def charged_gas(tx: Any, gas: int, computation: ComputationAPI) -> int:
+    """The gas a transaction is charged: used minus the capped refund, at least the EIP-7623 floor."""
     used = gas - computation.get_gas_remaining()
-    return computation, max(used - min(computation.get_gas_refund(), used // 5), floor_gas(tx))
+    return max(used - min(computation.get_gas_refund(), used // 5), floor_gas(tx))
 
 
 def run_call(vm: VirtualMachineAPI, request: CallRequest, overrides: StateOverrides, gas_cap: int) -> bytes:
@@ -209,7 +216,7 @@ def estimate(vm: VirtualMachineAPI, request: CallRequest, overrides: StateOverri
         def attempt(gas: int) -> ComputationAPI:
             snapshot = state.snapshot()
             try:
-                return _execute(state, build_transaction(vm, state, request, gas))
+                return execute(state, build_transaction(vm, state, request, gas))
             finally:
                 state.revert(snapshot)
 
@@ -288,7 +295,7 @@ def create_access_list(
             if not request.to:
                 excluded.add(generate_contract_address(request.sender_bytes, state.get_nonce(request.sender_bytes)))
             touched = _record_accesses(state)
-            computation = _execute(state, tx)
+            computation = execute(state, tx)
         found = tuple(
             (to_checksum_address(address), tuple(sorted(slots)))
             for address, slots in sorted(touched.items())

@@ -18,6 +18,7 @@ from toolkit.rpc.http_errors import json_errors
 from toolkit.rpc.inspect_api import InspectApi
 from toolkit.rpc.rollup_api import RollupApi
 from toolkit.rpc.server import MAX_BODY_BYTES, JsonRpcServer
+from toolkit.rpc.simulate_api import SimulateApi
 from toolkit.rpc.subscriptions import subscription_factory
 from toolkit.sequencer.attestation import (
     ATTEST_SHARED_PATH,
@@ -40,7 +41,7 @@ def build_app(node: L2Node, siblings: dict[int, L2Node] | None = None) -> web.Ap
     node.on_pending_transaction.append(eth.filters.note_pending)
     rollup = RollupApi(node, node.mode.name, eth._header_or_none)
     methods = {**eth.methods(), **DevSigner(eth).methods(), **InspectApi(eth).methods(), **DebugApi(eth).methods(),
-               **rollup.methods()}
+               **SimulateApi(eth).methods(), **rollup.methods()}
     rpc = JsonRpcServer(methods, subscription_factory(node.events, eth.logs_of_block))
     # CORS outermost, so error replies carry the header too
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[cors_middleware, json_errors])
