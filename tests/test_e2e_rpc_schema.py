@@ -24,7 +24,7 @@ SPEC = REPO_ROOT.parent / "shared" / "execution-apis" / "eth-openrpc.json"
 ACCOUNTS = dev_accounts(10)
 NOT_SERVED = {  # listed in README.md ("Spec methods not served") with the reason
     "eth_baseFee", "eth_capabilities", "eth_config", "eth_fillTransaction", "eth_getBlockAccessList",
-    "eth_getStorageValues", "eth_simulateV1",
+    "eth_getStorageValues",
 }
 
 
@@ -90,6 +90,14 @@ def requests(url: str) -> dict[str, list[list[Any]]]:
         "eth_sendTransaction": [[{"from": sender, "to": receiver, "value": "0x2"}]],
         "eth_sign": [[sender, "0xdeadbeef"]],
         "eth_signTransaction": [[{"from": sender, "to": receiver, "value": "0x1"}]],
+        "eth_simulateV1": [
+            [{"blockStateCalls": [{"stateOverrides": {receiver: {"code": "0x602a60005260206000a060206000f3"}},
+                                   "calls": [{"from": sender, "to": receiver}, {"from": sender, "to": history}]},
+                                  {"blockOverrides": {"time": "0xffffffff"}, "calls": []}]}, "latest"],
+            [{"blockStateCalls": [{"stateOverrides": {receiver: {"code": "0x60006000fd"}},
+                                   "calls": [{"from": sender, "to": receiver}]}],
+              "returnFullTransactions": True, "validation": True}, number],
+        ],
         "eth_syncing": [[]],
         "eth_uninstallFilter": [[block_filter]],
         "net_version": [[]],
