@@ -14,12 +14,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import rlp
 from eth import constants
 from eth._utils.address import generate_contract_address
 from eth.abc import ComputationAPI, StateAPI, VirtualMachineAPI
 from eth.exceptions import OutOfGas
+from eth.vm.forks.prague.constants import MAGIC
 from eth.vm.forks.prague.state import PragueTransactionExecutor
 from eth.vm.spoof import SpoofTransaction
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError, to_canonical_address, to_checksum_address
 
 TRANSFER_GAS = 21_000
@@ -275,14 +279,30 @@ def _record_accesses(state: StateAPI) -> dict[bytes, set[int]]:
     return touched
 
 
+def authorities(request: CallRequest, chain_id: int) -> set[bytes]:
+    """The accounts the call's EIP-7702 authorizations sign for (geth's rule: chain id 0 or this chain,
+    a nonce below 2**64 - 1, a signature that recovers); geth leaves them out of access lists."""
+    found = set()
+    for auth in request.authorizations or ():
+        if auth.chain_id not in (0, chain_id) or auth.nonce >= 2**64 - 1:
+            continue
+        message = MAGIC + rlp.encode([auth.chain_id, to_canonical_address(auth.address), auth.nonce])
+        try:
+            signature = keys.Signature(vrs=(auth.y_parity, auth.r, auth.s))
+            found.add(signature.recover_public_key_from_msg(message).to_canonical_address())
+        except (BadSignature, ValidationError, ValueError):
+            continue
+    return found
+
+
 def create_access_list(
     vm: VirtualMachineAPI, request: CallRequest, overrides: StateOverrides, gas_cap: int
 ) -> tuple[tuple[tuple[str, tuple[int, ...]], ...], int, str | None]:
-    """geth's eth_createAccessList: the addresses and slots the call touches (sender, recipient and
-    precompiles excluded), re-run with that list until it is stable; (list, gasUsed, error)."""
+    """geth's eth_createAccessList: the addresses and slots the call touches (sender, recipient,
+    precompiles and EIP-7702 authorities excluded), re-run with that list until it is stable; (list, gasUsed, error)."""
     gas = request.gas if request.gas is not None else gas_cap
     current = tuple(request.access_list or ())
-    excluded = {request.sender_bytes} | PRECOMPILES
+    excluded = {request.sender_bytes} | PRECOMPILES | authorities(request, vm.chain_context.chain_id)
     if request.to:
         excluded.add(to_canonical_address(request.to))
     for _ in range(8):
