@@ -157,3 +157,43 @@ def test_debug_traces_in_geths_formats(devnet: Devnet, sequencer_w3: Web3) -> No
     assert "BALANCE" in [entry["op"] for entry in struct["structLogs"]]
     assert rpc(url, "debug_traceCall", call, "latest", {"tracer": "prestateTracer"})["error"]["code"] == -32000
     assert rpc(url, "debug_traceTransaction", "0x" + "00" * 32)["error"]["code"] == -32000
+
+
+def test_create_access_list_leaves_out_eip7702_authorities(devnet: Devnet) -> None:
+    url = devnet.node_url("sequencer-0")
+    contract, other, authority = Account.create().address, Account.create().address, Account.create()
+    signed = Account.sign_authorization({"chainId": 901, "address": contract, "nonce": 0}, authority.key)
+    authorization = {"chainId": "0x385", "address": contract, "nonce": "0x0", "yParity": hex(signed.y_parity),
+                     "r": hex(signed.r), "s": hex(signed.s)}
+    code = "0x73" + other[2:].lower() + "3150" + "00"  # BALANCE(other): other is listed, the authority is not
+    call = {"from": ACCOUNTS[0].address, "to": contract, "authorizationList": [authorization]}
+    reply = rpc(url, "eth_createAccessList", call, "latest", {contract: {"code": code}})["result"]
+    assert reply["accessList"] == [{"address": other, "storageKeys": []}], reply
+
+
+def test_call_tracer_create_frames_include_the_code_deposit(devnet: Devnet) -> None:
+    url = devnet.node_url("sequencer-0")
+    factory = Account.create().address
+    # CREATE(0, 27, 5) of the init code 600a6000f3 (returns 10 bytes) stored at memory word 0
+    code = "0x64600a6000f3600052" + "6005601b6000f0" + "00"
+    call = {"from": ACCOUNTS[0].address, "to": factory}
+    traced = rpc(url, "debug_traceCall", call, "latest",
+                 {"tracer": "callTracer", "stateOverrides": {factory: {"code": code}}})["result"]
+    [created] = traced["calls"]
+    assert created["type"] == "CREATE" and created["output"] == "0x" + "00" * 10
+    assert int(created["gasUsed"], 16) == 3 + 3 + 3 + 10 * 200  # PUSH1, PUSH1, RETURN's memory, the deposit
+
+
+def test_struct_logs_carry_storage_at_sload_and_sstore(devnet: Devnet) -> None:
+    url = devnet.node_url("sequencer-0")
+    contract = Account.create().address
+    code = "0x6005600155" + "600254" + "00"  # SSTORE(1, 5); SLOAD(2)
+    seven = "0x" + f"{7:064x}"
+    overrides = {contract: {"code": code, "stateDiff": {"0x" + f"{2:064x}": seven}}}
+    logs = rpc(url, "debug_traceCall", {"from": ACCOUNTS[0].address, "to": contract}, "latest",
+               {"stateOverrides": overrides})["result"]["structLogs"]
+    storage = {entry["op"]: entry.get("storage") for entry in logs}
+    one, two = f"{1:064x}", f"{2:064x}"
+    assert storage["SSTORE"] == {one: f"{5:064x}"}
+    assert storage["SLOAD"] == {one: f"{5:064x}", two: f"{7:064x}"}
+    assert storage["PUSH1"] is None  # only SLOAD / SSTORE steps carry it

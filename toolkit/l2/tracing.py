@@ -28,6 +28,10 @@ def _hex(value: int | bytes) -> str:
     return hex(value) if isinstance(value, int) else hex(int.from_bytes(value, "big"))
 
 
+def _word(value: int | bytes) -> int:
+    return value if isinstance(value, int) else int.from_bytes(value, "big")
+
+
 def _error_text(computation: ComputationAPI) -> str | None:
     if not computation.is_error:
         return None
@@ -49,6 +53,21 @@ class Tracer:
     root: dict[str, Any] | None = None
     _pending: list[tuple[dict[str, Any] | None, int]] = field(default_factory=list)
     _last_op: dict[int, str] = field(default_factory=dict)  # depth -> last opcode run there
+    _storage: dict[bytes, dict[int, int]] = field(default_factory=dict)  # slots seen per contract
+    _creates: list[tuple[MessageAPI, dict[str, Any]]] = field(default_factory=list)  # awaiting code deposit
+
+    def _storage_seen(self, computation: ComputationAPI, mnemonic: str) -> dict[str, str] | None:
+        """geth's structLogger: at SLOAD / SSTORE, every slot of this contract seen so far (the one
+        being read or written with its value), as {64-hex slot: 64-hex value}."""
+        stack = computation._stack.values  # type: ignore[attr-defined]
+        if (mnemonic == "SLOAD" and len(stack) < 1) or (mnemonic == "SSTORE" and len(stack) < 2):
+            return None
+        account = bytes(computation.msg.storage_address)
+        slot = _word(stack[-1])
+        value = _word(stack[-2]) if mnemonic == "SSTORE" else computation.state.get_storage(account, slot)
+        seen = self._storage.setdefault(account, {})
+        seen[slot] = value
+        return {f"{k:064x}": f"{v:064x}" for k, v in seen.items()}
 
     def before_opcode(self, computation: ComputationAPI, mnemonic: str) -> None:
         depth = computation.msg.depth + 1
@@ -63,6 +82,10 @@ class Tracer:
                 "depth": depth,
                 "stack": [_hex(v) for v in computation._stack.values],  # type: ignore[attr-defined]
             }
+            if mnemonic in ("SLOAD", "SSTORE"):
+                storage = self._storage_seen(computation, mnemonic)
+                if storage is not None:
+                    entry["storage"] = storage
             if self.memory:
                 raw = bytes(computation._memory._bytes)  # type: ignore[attr-defined]
                 entry["memory"] = [raw[i:i + 32].hex() for i in range(0, len(raw), 32)]
@@ -100,11 +123,25 @@ class Tracer:
 
     def exit_frame(self, computation: ComputationAPI) -> None:
         frame = self.frames.pop()
+        self._close(frame, computation)
+        if computation.msg.is_create:
+            self._creates.append((computation.msg, frame))
+
+    def _close(self, frame: dict[str, Any], computation: ComputationAPI) -> None:
         frame["gasUsed"] = hex(computation.msg.gas - computation.get_gas_remaining())
         frame["output"] = "0x" + bytes(computation.output).hex()
+        frame.pop("error", None)
         error = _error_text(computation)
         if error is not None:
             frame["error"] = error
+
+    def created(self, computation: ComputationAPI) -> None:
+        """A CREATE frame once its code is deposited: gasUsed includes the deposit (200 a byte), as geth."""
+        while self._creates:
+            message, frame = self._creates.pop()
+            if message is computation.msg:
+                self._close(frame, computation)
+                return
 
 
 _ACTIVE: list[Tracer] = []
@@ -154,6 +191,20 @@ class TracedPragueComputation(PragueComputation):
         _ACTIVE[-1].enter_frame(message)
         computation = super().apply_computation(state, message, transaction_context, parent_computation)
         _ACTIVE[-1].exit_frame(computation)
+        return computation
+
+
+    @classmethod
+    def apply_create_message(
+        cls,
+        state: StateAPI,
+        message: MessageAPI,
+        transaction_context: TransactionContextAPI,
+        parent_computation: ComputationAPI | None = None,
+    ) -> ComputationAPI:
+        computation = super().apply_create_message(state, message, transaction_context, parent_computation)
+        if _ACTIVE:
+            _ACTIVE[-1].created(computation)
         return computation
 
 
