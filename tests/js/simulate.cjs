@@ -19,12 +19,14 @@ async function main() {
   const client = viem.createPublicClient({ transport: viem.http(httpUrl, { timeout: 60000 }) });
   const head = await client.getBlock();
   const blocks = await client.simulateBlocks({
+    blockNumber: head.number, // on the block just read: a new head must not race the overrides
     blocks: [{
-      blockOverrides: { number: head.number + 5n, time: head.timestamp + 60n },
+      blockOverrides: { number: head.number + 1n, time: head.timestamp + 60n },
       stateOverrides: [{ address: EMITTER, code: EMITS }, { address: REVERTER, code: REVERTS }],
       calls: [{ account: from, to: EMITTER }, { account: from, to: REVERTER }],
     }],
   });
+  // one block per request block: viem pairs results with its blocks by index, so no skipped numbers
   const [block] = blocks;
   const [ok, bad] = block.calls;
   const calls = await client.simulateCalls({
@@ -33,7 +35,7 @@ async function main() {
     stateOverrides: [{ address: EMITTER, code: EMITS }],
   });
   console.log(JSON.stringify({
-    number: Number(block.number - head.number), timestamp: Number(block.timestamp - head.timestamp),
+    blocks: blocks.length, number: Number(block.number - head.number), timestamp: Number(block.timestamp - head.timestamp),
     ok: { status: ok.status, data: ok.data, logs: ok.logs.length, gasUsed: Number(ok.gasUsed) },
     bad: { status: bad.status, data: bad.data, error: String(bad.error && bad.error.name) },
     simulateCalls: { status: calls.results[0].status, data: calls.results[0].data },

@@ -209,22 +209,36 @@ def _enter_block(vm: VirtualMachineAPI, state: Any, header: BlockHeaderAPI, prev
     state.reported_base_fee = header.base_fee_per_gas
 
 
+def _gap_fillers(parent: BlockHeaderAPI, target: BlockOverrides) -> list[BlockStateCall]:
+    """Empty blocks for the numbers a block skips (geth fills them too), a second apart but never
+    later than the block's own time."""
+    if target.number is None:
+        return []
+    fillers, time = [], parent.timestamp
+    for number in range(parent.block_number + 1, target.number):
+        time = time + 1 if target.time is None else min(time + 1, target.time)
+        fillers.append(BlockStateCall(BlockOverrides(number=number, time=time)))
+    return fillers
+
+
 def simulate(vm: VirtualMachineAPI, base: BlockHeaderAPI, blocks: list[BlockStateCall],
              validation: bool) -> list[SimulatedBlock]:
-    """Run the blocks on top of `base` (vm is the chain's VM at `base`); never persisted."""
+    """Run the blocks on top of `base` (vm is the chain's VM at `base`); never persisted.
+    Skipped block numbers come back as empty blocks, as geth's."""
     template = vm.generate_block_from_parent_header_and_coinbase(base, base.coinbase).header
     previous_hashes = [base.hash, *itertools.islice(vm.previous_hashes, 255)]
     state = _simulation_state(vm, template, previous_hashes)
     results: list[SimulatedBlock] = []
     parent = base
-    for block in blocks:
-        header = _block_header(parent, template, block.block, validation)
-        if header.block_number - base.block_number > MAX_BLOCKS:
+    for requested in blocks:
+        _block_header(parent, template, requested.block, validation)  # order checks before filling
+        if (requested.block.number or parent.block_number + 1) - base.block_number > MAX_BLOCKS:
             raise SimulationRefused(-38026, f"too many blocks: more than {MAX_BLOCKS}")
-        _enter_block(vm, state, header, previous_hashes, validation)
-        simulated = _run_block(vm, state, header, block, validation)
-        results.append(simulated)
-        previous_hashes.insert(0, simulated.header.hash)
-        parent = simulated.header
+        for block in [*_gap_fillers(parent, requested.block), requested]:
+            header = _block_header(parent, template, block.block, validation)
+            _enter_block(vm, state, header, previous_hashes, validation)
+            simulated = _run_block(vm, state, header, block, validation)
+            results.append(simulated)
+            previous_hashes.insert(0, simulated.header.hash)
+            parent = simulated.header
     return results
-
