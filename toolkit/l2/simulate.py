@@ -21,6 +21,7 @@ from eth.exceptions import OutOfGas
 from eth_utils import keccak
 
 from toolkit.l2.calls import (
+    RPC_GAS_CAP,
     CallRefused,
     CallRequest,
     StateOverrides,
@@ -148,7 +149,7 @@ def _run_call(vm: VirtualMachineAPI, state: StateAPI, header: BlockHeaderAPI, ca
     request = call.request
     gas = request.gas if request.gas is not None else gas_left
     if gas > gas_left:
-        raise SimulationRefused(-38015, f"block gas limit reached: {gas} > {gas_left}")
+        raise SimulationRefused(-38015, f"block gas limit reached: {gas} > {gas_left} left (block or simulation)")
     price = _validate(state, call, header, gas) if validation else 0
     sender = request.sender_bytes
     nonce = state.get_nonce(sender)
@@ -169,13 +170,15 @@ def _run_call(vm: VirtualMachineAPI, state: StateAPI, header: BlockHeaderAPI, ca
 
 
 def _run_block(vm: VirtualMachineAPI, state: StateAPI, header: BlockHeaderAPI, block: BlockStateCall,
-               validation: bool) -> SimulatedBlock:
+               validation: bool, budget: int) -> SimulatedBlock:
+    """The block's calls, each given at most the block's gas left and the simulation's `budget` left."""
     apply_overrides(state, block.state)
     outcomes = []
     gas_left = header.gas_limit
     for call in block.calls:
-        outcome = _run_call(vm, state, header, call, gas_left, validation)
+        outcome = _run_call(vm, state, header, call, min(gas_left, budget), validation)
         gas_left -= outcome.gas_used
+        budget -= outcome.gas_used
         outcomes.append(outcome)
     sealed = header.copy(
         gas_used=header.gas_limit - gas_left,
@@ -229,7 +232,7 @@ def simulate(vm: VirtualMachineAPI, base: BlockHeaderAPI, blocks: list[BlockStat
     previous_hashes = [base.hash, *itertools.islice(vm.previous_hashes, 255)]
     state = _simulation_state(vm, template, previous_hashes)
     results: list[SimulatedBlock] = []
-    parent = base
+    parent, budget = base, RPC_GAS_CAP  # geth's --rpc.gascap bounds the whole simulation, not each call
     for requested in blocks:
         _block_header(parent, template, requested.block, validation)  # order checks before filling
         if (requested.block.number or parent.block_number + 1) - base.block_number > MAX_BLOCKS:
@@ -237,7 +240,8 @@ def simulate(vm: VirtualMachineAPI, base: BlockHeaderAPI, blocks: list[BlockStat
         for block in [*_gap_fillers(parent, requested.block), requested]:
             header = _block_header(parent, template, block.block, validation)
             _enter_block(vm, state, header, previous_hashes, validation)
-            simulated = _run_block(vm, state, header, block, validation)
+            simulated = _run_block(vm, state, header, block, validation, budget)
+            budget -= simulated.header.gas_used
             results.append(simulated)
             previous_hashes.insert(0, simulated.header.hash)
             parent = simulated.header
