@@ -24,8 +24,8 @@ def test_the_filter_cap_answers_limit_exceeded_until_one_is_uninstalled() -> Non
 def test_an_unpolled_filter_expires_while_a_polled_one_lives() -> None:
     timeout = 0.2
     filters = FilterManager(ChainEvents(), max_filters=2, timeout=timeout)
-    idle, polled = filters.new_block_filter(), filters.new_block_filter()
     started = time.monotonic()
+    idle, polled = filters.new_block_filter(), filters.new_block_filter()
     while filters.live_count() == 2:
         assert time.monotonic() - started < 10, "the idle filter never expired"
         assert filters.changes(polled) == []  # polling keeps it alive
