@@ -234,3 +234,46 @@ def test_websocket_subscriptions_per_connection_are_limited(devnet: Devnet) -> N
     replies = asyncio.run(scenario())
     assert all("result" in reply for reply in replies[:100])
     assert replies[100]["error"] == {"code": -32005, "message": "too many subscriptions on this connection: limit 100"}
+
+
+def _blocks_during_a_long_call(url: str) -> tuple[bool, str]:
+    """One long eth_call (8M gas of a tight loop, seconds of py-evm) while polling the head: whether a
+    new block was answered at least 0.3 s before the call's own answer, and what was seen."""
+    spinner = "0x" + "5e" * 20  # its code, by state override: JUMPDEST PUSH1 0 JUMP, until out of gas
+    call = {"to": spinner, "gas": hex(8_000_000)}
+    replies: list[tuple[float, dict[str, Any]]] = []
+    samples: list[tuple[float, int]] = []  # (answered at, head)
+
+    def long_call() -> None:
+        reply = rpc(url, "eth_call", call, "latest", {spinner: {"code": "0x5b600056"}})
+        replies.append((time.monotonic(), reply))
+
+    def head() -> int:
+        number = Web3(HTTPProvider(url)).eth.block_number
+        samples.append((time.monotonic(), number))
+        return number
+
+    started = head()
+    caller = threading.Thread(target=long_call)
+    caller.start()
+    try:
+        wait_for(lambda: not caller.is_alive() or head() > started, timeout=60, what="a new block or the call's end")
+    finally:
+        caller.join(60)
+    assert replies and replies[0][1]["error"]["message"] == "out of gas"
+    answered = replies[0][0]
+    seen = any(number > started and at < answered - 0.3 for at, number in samples[1:])
+    return seen, f"call answered at {answered}, head {started}, samples {samples}"
+
+
+def test_blocks_keep_coming_while_a_long_eth_call_runs(devnet: Devnet) -> None:
+    """Calls run off the event loop: on it, no request would be answered and no block built until the
+    call ended. A loaded machine may build no block within one call, so up to three calls are tried."""
+    url = devnet.node_url("sequencer-0")
+    tries = []
+    for _ in range(3):
+        seen, what = _blocks_during_a_long_call(url)
+        if seen:
+            return
+        tries.append(what)
+    raise AssertionError("no new block seen well before a long call's answer:\n" + "\n".join(tries))

@@ -8,6 +8,7 @@ exactly as `L2Executor.execute_block` built it; a call is traced on the costless
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -144,16 +145,22 @@ class Tracer:
                 return
 
 
-_ACTIVE: list[Tracer] = []
+_STACKS = threading.local()  # each thread its own tracer stack: traces run in call worker threads
+
+
+def _active() -> list[Tracer]:
+    if not hasattr(_STACKS, "tracers"):
+        _STACKS.tracers = []
+    return _STACKS.tracers
 
 
 @contextmanager
 def tracing(tracer: Tracer) -> Iterator[Tracer]:
-    _ACTIVE.append(tracer)
+    _active().append(tracer)
     try:
         yield tracer
     finally:
-        _ACTIVE.pop()
+        _active().pop()
 
 
 class _TracedOpcode:
@@ -165,9 +172,10 @@ class _TracedOpcode:
         self.gas_cost = getattr(opcode, "gas_cost", 0)
 
     def __call__(self, computation: ComputationAPI) -> None:
-        if not _ACTIVE:
+        stack = _active()
+        if not stack:
             return self.opcode(computation=computation)
-        tracer = _ACTIVE[-1]
+        tracer = stack[-1]
         tracer.before_opcode(computation, self.mnemonic)
         try:
             return self.opcode(computation=computation)
@@ -186,11 +194,13 @@ class TracedPragueComputation(PragueComputation):
         transaction_context: TransactionContextAPI,
         parent_computation: ComputationAPI | None = None,
     ) -> ComputationAPI:
-        if not _ACTIVE:
+        stack = _active()
+        if not stack:
             return super().apply_computation(state, message, transaction_context, parent_computation)
-        _ACTIVE[-1].enter_frame(message)
+        tracer = stack[-1]
+        tracer.enter_frame(message)
         computation = super().apply_computation(state, message, transaction_context, parent_computation)
-        _ACTIVE[-1].exit_frame(computation)
+        tracer.exit_frame(computation)
         return computation
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolkit.l2.calls import CallRefused, execute_call
+from eth.abc import BlockHeaderAPI
+
+from toolkit.l2.calls import CallRefused, CallRequest, StateOverrides, execute_call
 from toolkit.l2.tracing import Tracer, call_result, replay_until, struct_result, traced_chain, tracing
 from toolkit.rpc import params as p
 from toolkit.rpc.errors import SERVER_ERROR, RpcError, invalid_params
+from toolkit.rpc.offload import off_loop
 from toolkit.rpc.server import Handler
 
 TRACERS = (None, "callTracer")
@@ -52,12 +55,18 @@ class DebugApi:
         options = p.arg(params, 2, "options", None)
         kind, tracer = _options(options)
         overrides = p.state_overrides(options.get("stateOverrides")) if isinstance(options, dict) else {}
-        vm = traced_chain(self.executor.chain).get_vm(header)
         try:
-            with tracing(tracer):
-                computation, gas_used = execute_call(vm, call, overrides, header.gas_limit)
+            computation, gas_used = await off_loop(_traced_call, self.executor.chain, tracer, call, header, overrides)
         except CallRefused as exc:
             raise RpcError(SERVER_ERROR, str(exc)) from exc
         if kind == "callTracer":
             return call_result(tracer, call.gas if call.gas is not None else header.gas_limit, gas_used)
         return struct_result(tracer, gas_used, computation)
+
+
+def _traced_call(chain: Any, tracer: Any, call: CallRequest, header: BlockHeaderAPI,
+                 overrides: StateOverrides) -> tuple[Any, int]:
+    """The call under `tracer`, on a traced VM of its own (runs in a call worker thread)."""
+    vm = traced_chain(chain).get_vm(header)
+    with tracing(tracer):
+        return execute_call(vm, call, overrides, header.gas_limit)

@@ -23,6 +23,7 @@ from toolkit.rpc.events import ChainEvents
 from toolkit.rpc.filters import FilterManager
 from toolkit.rpc.formatters import data, format_block, format_logs, format_receipt, format_transaction, qty
 from toolkit.rpc.log_filter import LogCriteria
+from toolkit.rpc.offload import off_loop
 from toolkit.rpc.server import Handler
 
 CLIENT_VERSION = "rollup-devnet/0.1.0/python"
@@ -188,7 +189,7 @@ class EthApi:
         if p.arg(params, 3, "blockOverrides", None) is not None:
             raise invalid_params("block overrides are not supported")
         try:
-            return data(self.executor.call(call, header, overrides))
+            return data(await off_loop(self.executor.call, call, header, overrides))
         except CallReverted as exc:
             raise _revert_error(exc) from exc
         except CallRefused as exc:
@@ -200,7 +201,7 @@ class EthApi:
         header = self.resolve_header(p.arg(params, 1, "block", "latest"))
         overrides = p.state_overrides(p.arg(params, 2, "stateOverrides", None))
         try:
-            return qty(self.executor.estimate_gas(call, header, overrides))
+            return qty(await off_loop(self.executor.estimate_gas, call, header, overrides))
         except CallReverted as exc:
             raise _revert_error(exc) from exc
         except CallRefused as exc:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth.abc import SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth_utils import to_checksum_address
 
-from toolkit.l2.calls import create_access_list
+from toolkit.l2.calls import CallRequest, StateOverrides, create_access_list
 from toolkit.l2.executor import CallRefused
 from toolkit.l2.proofs import account_proof
 from toolkit.rpc import params as p
 from toolkit.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from toolkit.rpc.formatters import data, format_transaction, qty
+from toolkit.rpc.offload import off_loop
 from toolkit.rpc.server import Handler
 
 MAX_PROOF_SLOTS = 1024
@@ -79,9 +80,8 @@ class InspectApi:
         call = p.call_object(p.arg(params, 0, "transaction"))
         header = self.eth.resolve_header(p.arg(params, 1, "block", "latest"))
         overrides = p.state_overrides(p.arg(params, 2, "stateOverrides", None))
-        vm = self.executor.chain.get_vm(header)
         try:
-            entries, gas_used, error = create_access_list(vm, call, overrides, header.gas_limit)
+            entries, gas_used, error = await off_loop(_access_list, self.executor.chain, call, header, overrides)
         except CallRefused as exc:
             raise RpcError(SERVER_ERROR, str(exc)) from exc
         result: dict[str, Any] = {
@@ -114,3 +114,8 @@ class InspectApi:
     async def txpool_status(self, params: list[Any]) -> dict[str, str]:
         pending, queued = self._pool()
         return {"pending": qty(sum(map(len, pending.values()))), "queued": qty(sum(map(len, queued.values())))}
+
+
+def _access_list(chain: Any, call: CallRequest, header: BlockHeaderAPI, overrides: StateOverrides) -> Any:
+    """create_access_list on a VM of its own (runs in a call worker thread)."""
+    return create_access_list(chain.get_vm(header), call, overrides, header.gas_limit)

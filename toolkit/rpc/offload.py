@@ -1,0 +1,27 @@
+"""Run EVM calls (eth_call, eth_estimateGas, eth_createAccessList, debug_traceCall) off the event loop.
+
+A call of up to 50M gas takes seconds of py-evm; on the event loop it would stall block production,
+gossip and every other request. Each call runs in a worker thread with its own VM built from the
+header resolved on the loop: py-evm state objects are per VM, and the chain database only ever gains
+content-addressed trie nodes and blocks (no pruning), so the state at that header's root cannot change
+under the call while the block builder writes new state on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+CALL_WORKERS = 2  # concurrent calls per node; more wait their turn (the GIL serialises them anyway)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_pool = ThreadPoolExecutor(max_workers=CALL_WORKERS, thread_name_prefix="rpc-call")
+
+
+async def off_loop(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """`fn(*args, **kwargs)` in a call worker thread; the event loop goes on meanwhile."""
+    return await asyncio.get_running_loop().run_in_executor(_pool, functools.partial(fn, *args, **kwargs))
