@@ -203,7 +203,6 @@ class TracedPragueComputation(PragueComputation):
         tracer.exit_frame(computation)
         return computation
 
-
     @classmethod
     def apply_create_message(
         cls,
@@ -213,8 +212,9 @@ class TracedPragueComputation(PragueComputation):
         parent_computation: ComputationAPI | None = None,
     ) -> ComputationAPI:
         computation = super().apply_create_message(state, message, transaction_context, parent_computation)
-        if _ACTIVE:
-            _ACTIVE[-1].created(computation)
+        stack = _active()
+        if stack:
+            stack[-1].created(computation)
         return computation
 
 
