@@ -75,25 +75,3 @@ def counter_artifact(fixtures_build: Path) -> dict[str, Any]:
     built = json.loads((fixtures_build / "out" / "Counter.sol" / "Counter.json").read_text())
     return {"abi": built["abi"], "bytecode": built["bytecode"]["object"]}
 
-
-# ----- parallel runs (pytest-xdist, `-n 2 --dist loadgroup` in pyproject.toml) -----
-# Each worker process gets its own session fixtures, so every module that uses the session `devnet`
-# goes to one worker (one session devnet per run, not one per worker); every other module stays whole on
-# one worker (its module-scoped devnets start once); the CPU-heavy soak and benchmark runs share one
-# worker so they never load the machine at the same time.
-CPU_HEAVY_MODULES = {"test_soak.py", "test_benchmarks_smoke.py"}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    uses_session_devnet = {item.path for item in items if "devnet" in getattr(item, "fixturenames", ())}
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        if item.path.name in CPU_HEAVY_MODULES:
-            group = "cpu-heavy"
-        elif item.path in uses_session_devnet:
-            group = "session-devnet"
-        else:
-            group = item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
