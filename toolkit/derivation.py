@@ -69,6 +69,7 @@ class Derivation:
         self.queue = state.forced_queue
         self.l1_cursor = start_l1_block - 1  # last L1 block fully processed
         self.latest_l1: L1Block | None = None  # that block, once known
+        self.l1_head: L1Block | None = None  # the L1 head as of the last step
         self.batches_derived = 0
         self.blocks_forced = 0
         self.skipped: list[SkippedBatch] = []
@@ -81,7 +82,7 @@ class Derivation:
 
     async def step(self) -> bool:
         """Process new L1 blocks; returns True when there may be more to do right away."""
-        head = await self.l1.head()
+        head = self.l1_head = await self.l1.head()
         fork = await self.traversal.fork_point(self.l1, head)
         if fork is not None:
             await self.reset_to(max(await self._refine_fork_point(fork), self.start_l1_block - 1))

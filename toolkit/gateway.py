@@ -130,6 +130,7 @@ class Gateway:
                            mode_named(config.mode).registry_contract)
         self.leader_url: str | None = None
         self.l1_head_number = 0  # as of the last watch step
+        self._leader_read_at = b""  # the L1 head hash leader_url was read at
         self.healthy: dict[str, bool] = {url: False for url in config.nodes.values()}
         self.session: aiohttp.ClientSession | None = None
         self.forwarded_writes = 0
@@ -157,13 +158,16 @@ class Gateway:
                     self.traversal.forget_above(fork)
                     self.fork_point, self.l1_reorgs = fork, self.l1_reorgs + 1
                     log.warning("L1 reorg: L1 blocks above %d were orphaned", fork)
+                if head.hash != self._leader_read_at:  # who leads changes only with L1's head
+                    leader = await self.l1.sequencer_for(self.config.chain_id, head.number)
+                    self.leader_url = next(
+                        (url for address, url in self.config.validator_urls.items()
+                         if address.lower() == leader.lower()),
+                        None,
+                    )
+                    self._leader_read_at = head.hash
                 self.traversal.record(head)
                 self.l1_head_number = head.number
-                leader = await self.l1.sequencer_for(self.config.chain_id, head.number)
-                self.leader_url = next(
-                    (url for address, url in self.config.validator_urls.items() if address.lower() == leader.lower()),
-                    None,
-                )
             except Exception as exc:
                 log.warning("cannot read the leader from L1: %s", exc)
             for url in list(self.healthy):

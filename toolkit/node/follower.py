@@ -95,12 +95,17 @@ class ChainFollower:
         while True:
             try:
                 more = await self.derivation.step()
-                self.l1_head = await self.l1.head()
-                await self.leadership.observe(self.l1_head)
-                for hook in self.after_l1_step:
-                    hook()
-                if self.watchtower is not None:
-                    await self._check_censorship()
+                head = self.derivation.l1_head
+                assert head is not None
+                if self.l1_head is None or head.hash != self.l1_head.hash or more:
+                    # Who leads and what L1 marks late change only with L1's head: polls between
+                    # L1 blocks stop here (an idle devnet's nodes would otherwise re-read it all 4x/s).
+                    await self.leadership.observe(head)
+                    for hook in self.after_l1_step:
+                        hook()
+                    if self.watchtower is not None:
+                        await self._check_censorship()
+                self.l1_head = head
                 if not more and not self.ready.is_set():
                     for hook in self.on_caught_up:
                         hook()
