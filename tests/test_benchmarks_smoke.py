@@ -78,9 +78,9 @@ def test_handoffs_prints_attestation_gas_handoff_gaps_and_failover() -> None:
     # Two handoffs, not one: a change of builder across a block no node announced counts as a handoff
     # but yields no gap, and with no gap at all the script cannot print a median.
     result = run_benchmark(
-        "handoffs.py", "--handoffs", "2", "--failovers", "1", "--batch-transfers", "5", "--cpu-burner"
-    )
-    assert_figures(result, HANDOFF_LABELS + ["with one CPU-bound process beside the devnet"])
+        "handoffs.py", "--handoffs", "2", "--failovers", "1", "--batch-transfers", "5"
+    )  # not --cpu-burner: it measures everything twice, and the suite's two workers are load enough
+    assert_figures(result, HANDOFF_LABELS)
 
 
 def test_plugin_prints_rederivation_and_snapshot_reference() -> None:

@@ -1,7 +1,7 @@
 """Compiled contracts: committed JSON artifacts (abi, bytecode) and the forge build that makes them.
 
 Running a devnet needs no compiler: it deploys from contracts/artifacts/*.json. The check
-(`python -m toolkit.l1.artifacts --check`) rebuilds with forge into a temporary folder and
+(`python -m toolkit.l1.artifacts --check`) rebuilds with forge (into forge's out/ and cache/) and
 fails when the committed artifacts differ from what the sources compile to.
 """
 
@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -67,24 +66,25 @@ def load_artifact(name: str, directory: Path = ARTIFACT_DIR) -> dict[str, Any]:
 
 
 def build_artifacts(root: Path = REPO_ROOT) -> dict[str, dict[str, Any]]:
-    """Compile `root`'s contracts with forge into a temporary folder; return the artifacts."""
-    with tempfile.TemporaryDirectory(prefix="forge-") as scratch:
-        out, cache = Path(scratch) / "out", Path(scratch) / "cache"
-        command = [str(find_foundry_tool("forge")), "build", "--root", str(root), "--out", str(out),
-                   "--cache-path", str(cache), "--skip", "test"]
-        result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            raise ArtifactError(f"forge build failed:\n{result.stdout}\n{result.stderr}")
-        artifacts = {}
-        for name in CONTRACT_NAMES:
-            built = json.loads((out / f"{name}.sol" / f"{name}.json").read_text())
-            artifacts[name] = {
-                "contractName": name,
-                "abi": built["abi"],
-                "bytecode": built["bytecode"]["object"],
-                "deployedBytecode": built["deployedBytecode"]["object"],
-            }
-        return artifacts
+    """Compile `root`'s contracts with forge; return the artifacts.
+
+    The build goes to forge's own project folders (`out/`, `cache/` under `root`, as `forge test` uses):
+    forge's cache is keyed by source content, so an unchanged source is not compiled twice and a changed
+    one always is."""
+    command = [str(find_foundry_tool("forge")), "build", "--root", str(root), "--skip", "test"]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise ArtifactError(f"forge build failed:\n{result.stdout}\n{result.stderr}")
+    artifacts = {}
+    for name in CONTRACT_NAMES:
+        built = json.loads((root / "out" / f"{name}.sol" / f"{name}.json").read_text())
+        artifacts[name] = {
+            "contractName": name,
+            "abi": built["abi"],
+            "bytecode": built["bytecode"]["object"],
+            "deployedBytecode": built["deployedBytecode"]["object"],
+        }
+    return artifacts
 
 
 def _render(artifact: dict[str, Any]) -> str:
