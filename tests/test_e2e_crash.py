@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -13,6 +16,11 @@ from toolkit.accounts import dev_accounts
 from toolkit.testing import fast_config, safe_number, wait_for
 
 ALICE, BOB = dev_accounts(2)
+
+
+def health(node_url: str) -> Any:
+    with urllib.request.urlopen(f"{node_url}/health", timeout=10) as response:
+        return json.loads(response.read())
 
 
 @pytest.mark.slow
@@ -72,6 +80,15 @@ def test_verifier_serves_l1_blocks_after_the_sequencer_is_killed(tmp_path: Path)
         network.start_node("verifier-0")
         network.wait_node_ready("verifier-0")
         assert safe_number(verifier) == safe
+        assert verifier.eth.get_block(last)["hash"] == receipts[-1]["blockHash"]
+        # With the L1 dead too, the verifier says it is not ready and why, and still serves what it has.
+        assert health(network.node_url("verifier-0"))["ready"] is True
+        network.processes["anvil"].kill()
+        wait_for(lambda: health(network.node_url("verifier-0"))["ready"] is False, timeout=60,
+                 what="the verifier to report ready: false with the L1 dead")
+        status = verifier.provider.make_request("rollup_syncStatus", [])["result"]
+        assert status["ready"] is False
+        assert "l1" in [stall["loop"] for stall in status["stalled"]], status["stalled"]
         assert verifier.eth.get_block(last)["hash"] == receipts[-1]["blockHash"]
     finally:
         network.down()
