@@ -42,7 +42,38 @@ def _config(ctx: click.Context, **overrides: Any) -> DevnetConfig:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group()
+def unreachable(exc: BaseException) -> str | None:
+    """One line for a refused or dead connection (a port nothing listens on any more), else None."""
+    import urllib.error
+
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        url = exc.request.url if exc.request is not None else "an RPC endpoint"
+        return f"cannot reach {url}: nothing answers there (connection refused or timed out)"
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        return f"cannot reach the devnet: {exc.reason}"
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return f"cannot reach the devnet: {exc}"
+    return None
+
+
+class DevnetGroup(click.Group):
+    """Every command: a dead port is one clear line naming it, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            message = unreachable(exc)
+            if message is None:
+                raise
+            raise click.ClickException(
+                f"{message}. Is the devnet up? `devnet status` shows which processes run."
+            ) from exc
+
+
+@click.group(cls=DevnetGroup)
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="devnet.toml to read")
 @click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), help="where state and logs go")
 @click.pass_context
@@ -251,7 +282,14 @@ def status(ctx: click.Context, as_json: bool, watch: bool, chain_id: int | None)
 def collect_status(state: dict[str, Any], chain_id: int | None = None) -> dict[str, Any]:
     chains = state.get("chains", []) if chain_id is None else [_chain(state, chain_id)]
     l1 = state["l1"]
-    report: dict[str, Any] = {"mode": state.get("mode"), "running": bool(state.get("ready")), "l1": {"rpc": l1["rpc"]}}
+    supervisor = state.get("supervisor_pid")
+    # a devnet the Python API or the pytest plugin runs has no supervisor process: its owner is that process
+    report: dict[str, Any] = {"mode": state.get("mode"), "running": bool(state.get("ready")), "l1": {"rpc": l1["rpc"]},
+                              "supervisor_alive": None if not supervisor else pid_alive(int(supervisor))}
+    if report["running"] and report["supervisor_alive"] is False:
+        report["running"] = False
+        report["warning"] = (f"the devnet's supervisor (pid {supervisor}) is gone: it was killed or crashed, so nothing "
+                             "restarts its processes; `devnet down` stops what is left, `devnet up` starts afresh")
     try:
         report["l1"]["head"] = int(rpc_call(l1["rpc"], "eth_blockNumber", timeout=2), 16)
         report["l1"]["healthy"] = True
@@ -313,6 +351,8 @@ def _schedule(state: dict[str, Any], head: int, chain_id: int, epochs: int = 4) 
 def _print_status(report: dict[str, Any]) -> None:
     l1 = report["l1"]
     l1_text = f"head {l1['head']}" if l1.get("healthy") else f"[red]down[/] ({l1.get('error')})"
+    if report.get("warning"):
+        console.print(f"[red]{report['warning']}[/]")
     console.print(f"mode [bold]{report['mode']}[/]  L1 {l1['rpc']}  {l1_text}")
     for chain in report["chains"]:
         table = Table(title=f"L2 chain {chain['chain_id']}  ({chain['rpc']})")
@@ -509,7 +549,7 @@ def censor(ctx: click.Context, addresses: tuple[str, ...], off: bool, chain_id: 
         try:
             now = rpc_call(node["admin"], "devnet_setCensored", [[] if off else list(addresses)])
         except Exception as exc:
-            raise click.ClickException(f"{node['name']}: {exc}") from exc
+            raise click.ClickException(f"{node['name']}: {unreachable(exc) or exc}") from exc
         console.print(f"{node['name']} censors: {', '.join(now) if now else 'nobody'}")
 
 

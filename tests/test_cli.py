@@ -89,9 +89,20 @@ def test_detach_status_logs_down(tmp_path: Path) -> None:
         assert table.returncode == 0 and "sequencer-0" in table.stdout and "verifier-0" in table.stdout
         logs = devnet("--state-dir", str(tmp_path), "logs", "sequencer-0")
         assert "posted batch" in logs.stdout
+        # The supervisor SIGKILLed: its children die with it, and every command says so in one line.
+        os.kill(state["supervisor_pid"], signal.SIGKILL)
+        wait_for(lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=30,
+                 what="the supervisor's processes to die with it")
+        report = json.loads(devnet("--state-dir", str(tmp_path), "status", "--json").stdout)
+        assert report["running"] is False and "supervisor" in report["warning"], report
+        for command in (["sequencer", "list"], ["sequencer", "censor", "--off"],
+                        ["force-include", "--raw-tx", "0x01"]):
+            dead = devnet("--state-dir", str(tmp_path), *command)
+            assert dead.returncode != 0 and "Traceback" not in dead.stderr, dead.stderr
+            assert "cannot reach" in dead.stderr or "Connection refused" in dead.stderr, dead.stderr
     finally:
         down = devnet("--state-dir", str(tmp_path), "down")
-    assert down.returncode == 0 and "devnet stopped" in down.stdout
+    assert down.returncode == 0 and "no devnet process was running" in down.stdout, down.stdout
     wait_for(
         lambda: not any(pid_alive(pid) for pid in all_pids(state)), timeout=15, what="every process to stop"
     )
