@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,9 @@ from devnet.network import Devnet, rpc_call
 from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
 from toolkit.l1.artifacts import load_artifact
+from toolkit.l2.signed_block import SignedBlock, sign_block_hash
 from toolkit.sequencer.attestation import sign_digest
+from toolkit.signing import SigningDomain
 from toolkit.testing import (
     SubscriptionCollector,
     fast_config,
@@ -145,6 +151,36 @@ def test_unstake_delay_and_withdraw_once(network: Devnet) -> None:
     with pytest.raises(ContractCustomError) as error:
         registry.functions.withdraw().estimate_gas({"from": validator["address"]})
     assert error_name(error.value, registry) == "NotWithdrawable"
+
+
+@pytest.mark.slow
+def test_gossip_takes_blocks_only_from_the_leader_l1_names(network: Devnet) -> None:
+    """A validly signed block from a validator that is not the leader is refused by a real verifier,
+    while the same block from the leader is known: the signer, not just the signature, is checked."""
+    name, leader = leader_node(network)
+    verifier = network.node_url("verifier-0")
+    validators = rpc_call(verifier, "rollup_sequencer")["validators"]
+    other = next(s for s in network.state["sequencers"] if s["address"] != leader["address"]
+                 and s["address"] in validators)  # one that may sign, but does not lead
+    number = wait_for(lambda: rpc_call(verifier, "rollup_syncStatus")["unsafeL2"]["number"] or None,
+                      timeout=20, what="an unsafe block at the verifier")
+    with urllib.request.urlopen(f"{network.node_url(name)}/p2p/block/{number}", timeout=10) as response:
+        served = SignedBlock.from_json(json.load(response))
+    l1 = Web3(HTTPProvider(network.state["l1"]["rpc"]))
+    domain = SigningDomain(l1.eth.chain_id, network.state["contracts"]["Inbox"])
+    assert served.signer(domain) == leader["address"]
+    forged = dataclasses.replace(served, signature=sign_block_hash(
+        domain, other["private_key"], served.chain_id, served.number, served.block_hash))
+    for block, status, answer in ((forged, 400, "not the leader L1 names for it"), (served, 200, "known")):
+        request = urllib.request.Request(f"{verifier}/p2p/block", method="POST",
+                                         data=json.dumps({"block": block.to_json()}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                code, reply = response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            code, reply = error.code, json.load(error)
+        assert code == status and answer in reply.get("reason", reply.get("outcome", "")), reply
 
 
 @pytest.mark.slow

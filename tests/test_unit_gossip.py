@@ -20,6 +20,7 @@ from toolkit.l2.signed_block import SignedBlock
 from toolkit.modes import LeaderView
 from toolkit.node.gossip import GossipReceiver, GossipRejected
 from toolkit.rpc.events import BlockEvent
+from toolkit.sequencer.leader_history import LeaderHistory
 from toolkit.testing import (
     ACCOUNTS,
     CHAIN_ID,
@@ -187,3 +188,55 @@ def test_gossip_checks_the_signature_before_fetching_and_only_from_the_signers_k
     with pytest.raises(GossipRejected, match="unknown parent"):
         asyncio.run(asyncio.wait_for(receiver.receive(gap), 5))  # the caller's URL was never fetched
     assert asked == [LEADER.address]
+
+
+def led_by(receiver: GossipReceiver, history: LeaderHistory) -> None:
+    """Answer `led_since` from a LeaderHistory, as the node's Leadership does once L1 was read."""
+
+    async def led_since(address: str, l1_number: int) -> bool:
+        return history.led_from(address, l1_number)
+
+    receiver.led_since = led_since
+
+
+def test_a_validator_that_led_at_no_l1_block_since_the_origin_cannot_extend_the_chain() -> None:
+    [block], receiver = chain_of(1), follower(LEADER, OTHER, leader=LEADER)
+    history = LeaderHistory()
+    history.record(ORIGIN.number, LEADER.address)
+    led_by(receiver, history)
+    seen: list[str] = []
+    receiver.on_seen.append(lambda signed_block, signer: seen.append(signer))
+    with pytest.raises(GossipRejected, match="not the leader L1 names for it"):
+        asyncio.run(receiver.receive({"block": signed(block, OTHER).to_json()}))
+    assert receiver.state.unsafe_number == 0 and receiver.accepted == 0
+    assert seen == [OTHER.address]  # the watchtower still saw the signature (evidence if it equivocates)
+    assert asyncio.run(receiver.receive({"block": signed(block).to_json()})) == "accepted"
+
+
+def test_the_old_leaders_late_block_is_taken_after_the_lead_passed_on() -> None:
+    blocks, receiver = chain_of(2), follower(LEADER, OTHER, leader=OTHER)
+    history = LeaderHistory()
+    history.record(ORIGIN.number, LEADER.address)  # LEADER led at the blocks' origin ...
+    history.record(ORIGIN.number + 3, OTHER.address)  # ... and OTHER took over three L1 blocks later
+    led_by(receiver, history)
+    for block in blocks:
+        assert asyncio.run(receiver.receive({"block": signed(block).to_json()})) == "accepted"
+    assert receiver.state.unsafe_number == 2
+
+
+def test_leader_history_answers_from_its_transitions() -> None:
+    history = LeaderHistory()
+    assert history.start is None and not history.led_from(LEADER.address, 0) and not history.covers(0)
+    history.record(10, LEADER.address)
+    history.record(11, LEADER.address.lower())  # the same leader: no transition
+    history.record(20, None)
+    history.record(25, OTHER.address)
+    history.record(22, LEADER.address)  # an older read finishing late changes nothing
+    assert history.start == 10 and history.covers(10) and not history.covers(9)
+    assert history.led_from(LEADER.address, 19) and not history.led_from(LEADER.address, 20)
+    assert history.led_from(OTHER.address, 0) and history.led_from(OTHER.address, 30)
+    assert not history.led_from(STRANGER.address, 0)
+    history.forget_after(24)  # the L1 block that named OTHER was orphaned
+    assert not history.led_from(OTHER.address, 0)
+    history.record(26, LEADER.address)
+    assert history.led_from(LEADER.address, 30)

@@ -62,6 +62,7 @@ class ChainFollower:
         self.receiver = GossipReceiver(self.chain_id, self.state, self.domain)
         self.receiver.view = lambda: self.leadership.view
         self.receiver.peer_url = self.leadership.url_of
+        self.receiver.led_since = self.leadership.led_since
         self.receiver.on_signed.append(self.signatures.add)
         self.watchtower: Watchtower | None = None
         if self.mode.stakes and config.watchtower:

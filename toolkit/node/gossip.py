@@ -1,15 +1,17 @@
 """Unsafe-block gossip between nodes over HTTP: POST /p2p/block, GET /p2p/block/{number}.
 
-The leader pushes each signed block to its peers. A follower checks the signer is the sequencer
-L1 names, re-executes the block, and checks the hash before taking it as its unsafe head. When a
-block arrives ahead of its head, the follower pulls the missing ones from the sender.
+The leader pushes each signed block to its peers. A follower takes a block as its unsafe head only
+when its signature recovers to a validator that led on L1 at some block from the block's L1 origin
+to the head (the leader checks it leads right before signing, so its late blocks still pass), at the
+number it claims, extending a block it holds, and when re-executing it gives the signed hash. When a
+block arrives ahead of its head, the follower pulls the missing ones from the signer's configured URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -80,6 +82,8 @@ class GossipReceiver:
         self.state = state
         # the node's current view of who leads (one L1 snapshot): who may sign, whose block may replace ours
         self.view: Callable[[], LeaderView | None] = lambda: None
+        # whether an address led at some L1 block from a given one to the head (the node's LeaderHistory)
+        self.led_since: Callable[[str, int], Awaitable[bool]] = self._leads_now
         self.on_seen: list[Callable[[SignedBlock, str], None]] = []  # every validly signed block (watchtower)
         self.on_signed: list[Callable[[SignedBlock, str], None]] = []  # every block adopted, with its signer
         # where a validator serves its blocks (from configuration): the only URLs gossip ever fetches
@@ -96,6 +100,7 @@ class GossipReceiver:
         # Signature first: a forged message costs one ECDSA recovery and never makes us fetch anything.
         # Missing parents come from the signer's configured URL, never from a URL the message names.
         signer = self._check_signer(block)
+        await self._check_led(block, signer)
         async with self._lock:
             source = self.peer_url(signer)
             if source is not None and not self.state.executor.is_canonical(block.parent_hash):
@@ -113,6 +118,24 @@ class GossipReceiver:
         if not own and (view is None or not view.may_sign(signer)):
             raise GossipRejected(f"block {block.number} signed by {signer}, who may not sequence")
         return signer
+
+    async def _leads_now(self, address: str, l1_number: int) -> bool:
+        view = self.view()
+        return view is not None and view.leads(address)
+
+    async def _check_led(self, block: SignedBlock, signer: str) -> None:
+        origin = block.attributes.l1_origin_number
+        try:
+            led = await self.led_since(signer, origin)
+        except Exception as exc:  # L1 unreachable: nothing can be checked, nothing is taken
+            raise GossipRejected(f"block {block.number}: cannot read on L1 who led since block {origin}: {exc}") from exc
+        if not led:
+            for listener in self.on_seen:  # a validator's signature is evidence even on a refused block
+                listener(block, signer)
+            raise GossipRejected(
+                f"block {block.number} signed by {signer}, who is not the leader L1 names for it "
+                f"(it led at no L1 block from its origin {origin} on)"
+            )
 
     def accept_own(self, block: SignedBlock) -> str:
         """Adopt one of our own signed blocks (journal replay after a restart) as if gossiped."""
@@ -183,6 +206,7 @@ class GossipReceiver:
             parent_hash, number = fetched.parent_hash, number - 1
         for fetched in reversed(missing):
             try:
+                await self._check_led(fetched, self._check_signer(fetched))
                 self._accept(fetched)
             except GossipRejected as exc:
                 log.info("sync from %s: %s", source, exc)

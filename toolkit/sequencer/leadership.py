@@ -25,6 +25,7 @@ from toolkit.modes import LeaderView, Mode
 from toolkit.node.block_signatures import BlockSignatures
 from toolkit.node.chain_state import ChainState
 from toolkit.rpc.events import NoticeEvent
+from toolkit.sequencer.leader_history import LeaderHistory
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class Leadership:
         self.own_key = own_key
         self.validator_urls = dict(validator_urls or {})  # address -> node base URL
         self.view: LeaderView | None = None
+        self.history = LeaderHistory()  # who led from which L1 block on: gossip checks block signers
+        self._led_at: dict[bytes, str | None] = {}  # leader read at L1 blocks before the history starts
         self.changes: list[dict[str, Any]] = []
         self.listeners: list[Callable[[LeaderView], None]] = []
         self._events_from = start_block
@@ -105,10 +108,32 @@ class Leadership:
             self._apply(await self.mode.read_view(self.l1.registry, self.chain_id, head))
         return self.view
 
+    async def led_since(self, address: str, l1_number: int) -> bool:
+        """Whether `address` led this chain at some L1 block from `l1_number` (a block's L1 origin) to the
+        head: what gossip requires of a block's signer. Reads L1 again only when the record says no."""
+        for attempt in range(2):
+            if self.history.led_from(address, l1_number):
+                return True
+            if not self.history.covers(l1_number) and await self._leader_at(l1_number) == address.lower():
+                return True  # an origin older than anything this node read (it restarted since)
+            if attempt == 0:
+                await self.refresh()  # the signer may have taken the lead at an L1 block we have not read
+        return False
+
+    async def _leader_at(self, l1_number: int) -> str | None:
+        block = await self.l1.block(l1_number)
+        if block.hash not in self._led_at:
+            view = await self.mode.read_view(self.l1.registry, self.chain_id, block)
+            self._led_at[block.hash] = view.leader.lower() if view.leader else None
+            while len(self._led_at) > 256:
+                del self._led_at[next(iter(self._led_at))]
+        return self._led_at[block.hash]
+
     def after_l1_reorg(self, fork_point: int) -> None:
         """L1 blocks above `fork_point` were orphaned: the view pinned to one of them, the changes read
         from them and the epoch syncs and timeout reports sent in them no longer hold."""
         self._after_reorg = True
+        self.history.forget_after(fork_point)
         self._events_from = min(self._events_from, fork_point + 1)
         self.changes = [change for change in self.changes if change["l1Block"] <= fork_point]
         self._synced_epoch = -1
@@ -120,6 +145,7 @@ class Leadership:
             return  # an older read finished after a newer one
         self._after_reorg = False
         self.view = view
+        self.history.record(view.l1_block.number, view.leader)
         if previous is None or (previous.leader or "").lower() != (view.leader or "").lower():
             log.info("chain %d: leader %s at L1 block %d (epoch %d)%s", self.chain_id, view.leader,
                      view.l1_block.number, view.epoch, " - that is us" if view.leads(self.own_address) else "")
