@@ -260,7 +260,7 @@ def _blocks_during_a_long_call(url: str) -> tuple[bool, str]:
         wait_for(lambda: not caller.is_alive() or head() > started, timeout=60, what="a new block or the call's end")
     finally:
         caller.join(60)
-    assert replies and replies[0][1]["error"]["message"] == "out of gas"
+    assert replies and replies[0][1]["error"]["message"] in ("out of gas", "execution aborted (timeout = 5s)")
     answered = replies[0][0]
     seen = any(number > started and at < answered - 0.3 for at, number in samples[1:])
     return seen, f"call answered at {answered}, head {started}, samples {samples}"
@@ -277,3 +277,19 @@ def test_blocks_keep_coming_while_a_long_eth_call_runs(devnet: Devnet) -> None:
             return
         tries.append(what)
     raise AssertionError("no new block seen well before a long call's answer:\n" + "\n".join(tries))
+
+
+def test_a_call_past_the_evm_time_budget_is_aborted_and_nothing_stalls(devnet: Devnet) -> None:
+    """50M gas of a loop of JUMPDESTs (1 gas each: ~50M opcodes, 15-20 s of py-evm on this machine) is far
+    more than 5 s: the gateway's client gets geth's answer after the 5 s budget (not after the whole
+    loop), once (not re-sent to the next node), and every process goes on answering."""
+    spinner = "0x" + "5e" * 20
+    sled = "0x" + "5b" * 1000 + "5f56"  # 1000 x JUMPDEST, PUSH0, JUMP
+    started = time.monotonic()
+    reply = rpc(devnet.gateway_url, "eth_call", {"to": spinner, "gas": hex(50_000_000)}, "latest",
+                {spinner: {"code": sled}})
+    took = time.monotonic() - started
+    assert reply["error"] == {"code": -32000, "message": "execution aborted (timeout = 5s)"}, reply
+    assert 5 <= took < 20, took
+    for url in (devnet.gateway_url, devnet.node_url("sequencer-0"), devnet.node_url("verifier-0")):
+        assert rpc(url, "eth_chainId")["result"] == "0x385"

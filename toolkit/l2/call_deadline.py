@@ -28,7 +28,7 @@ _local = threading.local()
 
 class CallTimedOut(Exception):
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"execution aborted (timeout = {seconds:g}s)")  # geth's words
+        super().__init__(f"execution aborted (timeout = {seconds:.3g}s)")  # geth's words
 
 
 @contextmanager

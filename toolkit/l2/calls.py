@@ -26,6 +26,8 @@ from eth_keys import keys
 from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError, to_canonical_address, to_checksum_address
 
+from toolkit.l2.call_deadline import limit_state
+
 TRANSFER_GAS = 21_000
 
 
@@ -161,6 +163,7 @@ def check_gas(tx: Any, gas: int) -> None:
 @contextmanager
 def call_state(vm: VirtualMachineAPI, overrides: StateOverrides) -> Iterator[StateAPI]:
     with vm.in_costless_state() as state:
+        limit_state(state)  # the EVM stops at the request's time budget (runs in a call worker)
         apply_overrides(state, overrides)
         yield state
 

@@ -20,6 +20,7 @@ from eth.constants import BLANK_ROOT_HASH
 from eth.exceptions import OutOfGas
 from eth_utils import keccak
 
+from toolkit.l2.call_deadline import limit_state
 from toolkit.l2.calls import (
     RPC_GAS_CAP,
     CallRefused,
@@ -202,7 +203,7 @@ def _simulation_state(vm: VirtualMachineAPI, template: BlockHeaderAPI, previous_
             return self.reported_base_fee
 
     context = vm.create_execution_context(template, previous_hashes, vm.chain_context)
-    return SimulatedState(vm.chaindb.db, context, template.state_root)
+    return limit_state(SimulatedState(vm.chaindb.db, context, template.state_root))
 
 
 def _enter_block(vm: VirtualMachineAPI, state: Any, header: BlockHeaderAPI, previous_hashes: list[Any],

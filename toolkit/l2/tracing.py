@@ -21,6 +21,8 @@ from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
 from eth_utils import to_checksum_address
 
+from toolkit.l2.call_deadline import limit_state
+
 CALL_OPCODES = {"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2"}
 MAX_STRUCT_LOGS = 100_000
 
@@ -240,6 +242,7 @@ def replay_until(chain: Chain, block: BlockAPI, index: int, tracer: Tracer) -> t
         gas_limit=block.header.gas_limit, mix_hash=block.header.mix_hash, extra_data=block.header.extra_data,
     )
     vm = traced.get_vm(header)
+    limit_state(vm.state)
     vm.block_preprocessing(vm.get_block())
     for tx in block.transactions[:index]:
         receipt, _ = vm.apply_transaction(header, tx)

@@ -43,7 +43,7 @@ class DebugApi:
             raise RpcError(SERVER_ERROR, "transaction not found")
         number, index = location
         block = self.executor.block_by_hash(self.executor.header_by_number(number).hash)
-        gas_used, computation = replay_until(self.executor.chain, block, index, tracer)
+        gas_used, computation = await off_loop(replay_until, self.executor.chain, block, index, tracer)
         if kind == "callTracer":
             return call_result(tracer, block.transactions[index].gas, gas_used)
         return struct_result(tracer, gas_used, computation)

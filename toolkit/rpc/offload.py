@@ -5,6 +5,9 @@ gossip and every other request. Each call runs in a worker thread with its own V
 header resolved on the loop: py-evm state objects are per VM, and the chain database only ever gains
 content-addressed trie nodes and blocks (no pruning), so the state at that header's root cannot change
 under the call while the block builder writes new state on the loop.
+
+The work stops itself after CALL_TIME_BUDGET seconds, or sooner when the request's own budget runs
+out (toolkit.rpc.budget), and is answered with geth's "execution aborted (timeout = 5s)".
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
+from toolkit.l2.call_deadline import CALL_TIME_BUDGET, CallTimedOut, deadline
+from toolkit.rpc import budget
+from toolkit.rpc.errors import SERVER_ERROR, RpcError
+
 CALL_WORKERS = 2  # concurrent calls per node; more wait their turn (the GIL serialises them anyway)
 
 _P = ParamSpec("_P")
@@ -23,5 +30,16 @@ _pool = ThreadPoolExecutor(max_workers=CALL_WORKERS, thread_name_prefix="rpc-cal
 
 
 async def off_loop(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-    """`fn(*args, **kwargs)` in a call worker thread; the event loop goes on meanwhile."""
-    return await asyncio.get_running_loop().run_in_executor(_pool, functools.partial(fn, *args, **kwargs))
+    """`fn(*args, **kwargs)` in a call worker thread, within the time budget; the event loop goes on meanwhile."""
+    left = budget.remaining()
+    seconds = CALL_TIME_BUDGET if left is None else max(min(CALL_TIME_BUDGET, left), 0.0)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(
+            _pool, functools.partial(_within, seconds, fn, *args, **kwargs))
+    except CallTimedOut as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from exc
+
+
+def _within(seconds: float, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    with deadline(seconds):
+        return fn(*args, **kwargs)

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from toolkit.bounded_json import JsonTooDeep, loads_bounded
+from toolkit.rpc import budget
 from toolkit.rpc.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -49,8 +50,12 @@ SubscriptionFactory = Callable[[list[Any]], Subscription]
 
 
 class JsonRpcServer:
-    def __init__(self, methods: dict[str, Handler], subscriptions: SubscriptionFactory | None = None) -> None:
+    def __init__(
+        self, methods: dict[str, Handler], subscriptions: SubscriptionFactory | None = None,
+        time_budget: float = budget.REQUEST_TIME_BUDGET,
+    ) -> None:
         self.methods = methods
+        self.time_budget = time_budget  # seconds per request (HTTP body or WebSocket message)
         self.subscriptions = subscriptions
         self._subscription_ids = itertools.count(1)
 
@@ -92,6 +97,14 @@ class JsonRpcServer:
 
     # ----- protocol -----
     async def handle_text(self, body: bytes, connection: _WsConnection | None) -> Any:
+        """The reply to one HTTP body or WebSocket message, within one time budget (toolkit.rpc.budget)."""
+        token = budget.start(self.time_budget)
+        try:
+            return await self._handle_payload(body, connection)
+        finally:
+            budget.end(token)
+
+    async def _handle_payload(self, body: bytes, connection: _WsConnection | None) -> Any:
         try:
             payload = loads_bounded(body)  # json.loads could overflow the C stack and kill the process
         except JsonTooDeep as exc:
@@ -123,7 +136,18 @@ class JsonRpcServer:
         try:
             if not isinstance(params, list):
                 raise invalid_params("params must be an array")
-            result = await self._call(method, params, connection)
+            left = budget.remaining()
+            if left is not None and left <= 0:
+                raise RpcError(budget.REQUEST_TIMED_OUT, "request timed out")
+            scope = asyncio.timeout(left)
+            try:
+                async with scope:
+                    result = await self._call(method, params, connection)
+            except TimeoutError as exc:
+                if not scope.expired():
+                    raise  # a timeout of the method's own (a peer that did not answer), not the budget
+                log.warning("%s did not finish within the request's time budget: abandoned", method)
+                raise RpcError(budget.REQUEST_TIMED_OUT, "request timed out") from exc
         except RpcError as error:
             return None if is_notification else _error_reply(request_id, error)
         except Exception as exc:  # a bug of ours must not take the server down

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth.abc import BlockHeaderAPI
 from eth_utils import to_checksum_address
 
 from toolkit.l2.simulate import (
@@ -19,6 +20,7 @@ from toolkit.l2.simulate import (
 from toolkit.rpc import params as p
 from toolkit.rpc.errors import RpcError, invalid_params
 from toolkit.rpc.formatters import data, format_header, qty
+from toolkit.rpc.offload import off_loop
 from toolkit.rpc.server import Handler
 
 BLOCK_FIELDS = {"number", "time", "gasLimit", "feeRecipient", "prevRandao", "baseFeePerGas", "withdrawals", "blobBaseFee"}
@@ -149,9 +151,13 @@ class SimulateApi:
         p.expect_count(params, 2)
         blocks, validation, full = parse_payload(p.arg(params, 0, "payload"))
         base = self.eth.resolve_header(p.arg(params, 1, "block", "latest"))
-        vm = self.eth.executor.chain.get_vm(base)
         try:
-            simulated = simulate(vm, base, blocks, validation)
+            simulated = await off_loop(_simulate, self.eth.executor.chain, base, blocks, validation)
         except SimulationRefused as exc:
             raise RpcError(exc.code, str(exc)) from exc
         return [format_simulated(block, full) for block in simulated]
+
+
+def _simulate(chain: Any, base: BlockHeaderAPI, blocks: list[BlockStateCall], validation: bool) -> list[SimulatedBlock]:
+    """The simulation on a VM of its own (runs in a call worker thread, as eth_call does)."""
+    return simulate(chain.get_vm(base), base, blocks, validation)
