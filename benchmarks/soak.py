@@ -10,7 +10,9 @@ Both run a devnet in mode pos with an epoch of 4 L1 blocks (1 s each) and a live
    L1 names another leader. Checks: every transaction the gateway accepted has a receipt within
    10 s of the end of the load; each one is in exactly one canonical block, the block its receipt
    names; each sender's nonces on chain are contiguous; the verifier derives those blocks from L1.
-   Figures: accepted, landed, send -> receipt latency (p50, p99), time to the last receipt.
+   Figures: accepted, landed, lost, duplicated, gateway refusals, send -> receipt latency (p50, p99),
+   time to the last receipt, and the resident memory of every process (Anvil, gateway, nodes) at the
+   start and end of the load, with its peak.
 2. handoffs: one client sending ~5 transfers/s, optionally a CPU-bound process beside it, until H
    handoffs are SequencerChanged events on L1, with one SIGKILL + restart of the leader half-way
    (and, with --slash, a leader made to equivocate and slashed by the watchtowers). Checks:
@@ -444,6 +446,8 @@ def check_landed(result: ScenarioResult, network: Devnet, ledger: Ledger, ended_
                   if hashes_at.get(int(r["blockNumber"], 16)) != r["blockHash"]
                   or scan.where.get(h) != [int(r["blockNumber"], 16)]]
     result.figures["landed (accepted txs in canonical blocks)"] = len(hashes) - len(absent)
+    result.figures["lost (accepted, in no canonical block; goal 0)"] = len(absent)
+    result.figures["duplicated (in more than one block; goal 0)"] = len(twice)
     result.check("each accepted tx in exactly one canonical block, the one its receipt names",
                  not twice and not absent and not mismatched,
                  f"twice: {dict(list(twice.items())[:3])}; absent: {absent[:3]}; receipt/block mismatch: "
@@ -542,6 +546,33 @@ def handoff_summary(result: ScenarioResult, network: Devnet) -> None:
                             f"(recent reasons: {dict(reasons)}); only the gateway's re-send brings those back")
 
 
+def process_memory(network: Devnet) -> dict[str, tuple[int, int | None, int | None]]:
+    """Each devnet process: (pid, resident set now, its peak so far), in kB, from /proc (None where unreadable)."""
+    memory = {}
+    for name, process in network.processes.items():
+        pid = process.pid
+        fields: dict[str, int] = {}
+        with contextlib.suppress(OSError, TypeError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    fields[key] = int(value.split()[0])
+        memory[name] = (pid, fields.get("VmRSS"), fields.get("VmHWM"))
+    return memory
+
+
+def memory_figures(result: ScenarioResult, start: dict[str, tuple[int, int | None, int | None]],
+                   end: dict[str, tuple[int, int | None, int | None]]) -> None:
+    def mb(kb: int | None) -> str:
+        return "?" if kb is None else f"{kb / 1024:.0f}"
+
+    for name in sorted(set(start) | set(end)):
+        pid_start, rss_start, _ = start.get(name, (None, None, None))
+        pid_end, rss_end, peak = end.get(name, (None, None, None))
+        restarted = " (restarted: the end is the new process)" if pid_start != pid_end else ""
+        result.figures[f"RSS MB {name}: start -> end (peak)"] = f"{mb(rss_start)} -> {mb(rss_end)} ({mb(peak)}){restarted}"
+
+
 def client_errors(result: ScenarioResult, clients: list[Client]) -> None:
     errors = [f"{c.name}: {c.error!r}" for c in clients if c.error is not None]
     result.check("clients ran without a protocol error", not errors, "; ".join(errors[:3]))
@@ -560,6 +591,7 @@ def run_load(clients: int = 20, seconds: float = 60.0, interval: float = 0.5, st
         ledger, stop = Ledger(), threading.Event()
         threads = [Client(network.gateway_url, account, ledger, stop, interval) for account in accounts]
         start_block = l1.block_number + 1
+        memory_at_start = process_memory(network)
         with BlockWatcher(network.gateway_url) as watcher:
             clock = ledger.clock = time.monotonic()
             ledger.wall_clock = time.time()
@@ -582,6 +614,7 @@ def run_load(clients: int = 20, seconds: float = 60.0, interval: float = 0.5, st
             result.figures["crash"] = crash.describe()
             client_errors(result, threads)
             check_landed(result, network, ledger, ended_at, watcher)
+        memory_figures(result, memory_at_start, process_memory(network))
         changes = l1.changes(start_block)
         result.figures["handoffs on L1 during the run"] = f"{len(changes)} {dict(Counter(c['reason'] for c in changes))}"
         result.figures["throughput (accepted / load seconds)"] = f"{len(ledger.accepted) / (ended_at - clock):.1f} tx/s"

@@ -19,7 +19,12 @@ def assert_passed(result: ScenarioResult) -> None:
 def test_load_with_a_leader_crash(tmp_path: Path) -> None:
     """10 clients for 15 s through the gateway, the leader SIGKILLed and restarted half-way: every
     accepted transaction lands exactly once, within 10 s of the end, and is derived from L1."""
-    assert_passed(run_load(clients=10, seconds=15, state_dir=tmp_path))
+    result = run_load(clients=10, seconds=15, state_dir=tmp_path)
+    assert_passed(result)
+    memory = {key: value for key, value in result.figures.items() if key.startswith("RSS MB")}
+    assert {"anvil", "gateway", "sequencer-0", "verifier-0"} <= {key.split()[2].rstrip(":") for key in memory}
+    assert all("?" not in value for value in memory.values()), memory  # every process was measured
+    assert sum("restarted" in value for value in memory.values()) == 1, memory  # the SIGKILLed leader
 
 
 @pytest.mark.slow
