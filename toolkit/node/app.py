@@ -10,6 +10,7 @@ from toolkit.bounded_json import loads_bounded
 from toolkit.node.config import ADMIN_PATH
 from toolkit.node.gossip import GossipRejected
 from toolkit.node.node import L2Node
+from toolkit.node.partition import refuse_peers_while_cut
 from toolkit.rpc.cors import cors_middleware
 from toolkit.rpc.debug_api import DebugApi
 from toolkit.rpc.dev_signer import DevSigner
@@ -44,7 +45,8 @@ def build_app(node: L2Node, siblings: dict[int, L2Node] | None = None) -> web.Ap
                **SimulateApi(eth).methods(), **rollup.methods()}
     rpc = JsonRpcServer(methods, subscription_factory(node.events, eth.logs_of_block))
     # CORS outermost, so error replies carry the header too
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[cors_middleware, json_errors])
+    app = web.Application(client_max_size=MAX_BODY_BYTES,
+                          middlewares=[cors_middleware, json_errors, refuse_peers_while_cut])
     rpc.add_routes(app)
     if node.config.test_controls:  # never on "/", so never reachable through the gateway
         JsonRpcServer(rollup.admin_methods()).add_routes(app, ADMIN_PATH)

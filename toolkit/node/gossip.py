@@ -20,6 +20,7 @@ from toolkit.l2.executor import BlockExecutionError
 from toolkit.l2.signed_block import SignedBlock
 from toolkit.modes import LeaderView
 from toolkit.node.chain_state import ChainState
+from toolkit.node.partition import peer_links
 from toolkit.signing import SigningDomain
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class GossipPublisher:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=REQUEST_TIMEOUT)
         try:
+            peer_links.check(peer)
             async with self._session.post(f"{peer}/p2p/block", json=message) as response:
                 if response.status != 200:
                     log.debug("peer %s refused block: %s", peer, await response.text())
@@ -193,6 +195,7 @@ class GossipReceiver:
         parent_hash, number = block.parent_hash, block.number - 1
         while number > self.state.safe_number and not self.state.executor.is_canonical(parent_hash):
             try:
+                peer_links.check(source)
                 async with self._session.get(f"{source}/p2p/block/{number}") as response:
                     if response.status != 200:
                         return

@@ -14,6 +14,7 @@ from eth.abc import SignedTransactionAPI
 from toolkit.l1.client import L1Client
 from toolkit.node.config import NodeConfig
 from toolkit.node.follower import ChainFollower
+from toolkit.node.partition import peer_links
 from toolkit.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
 from toolkit.sequencer.bundles import BundleBook, BundleRefused, parse_bundle
 from toolkit.sequencer.role import SequencerRole
@@ -158,6 +159,10 @@ class L2Node:
 
     def equivocate(self) -> dict[str, Any]:
         return self._role().equivocate()
+
+    def set_partitioned(self, partitioned: bool) -> bool:
+        """Cut this node off from its peers (both ways) or restore the links (toolkit.node.partition)."""
+        return peer_links.set_cut(partitioned)
 
     # ----- lifecycle -----
     async def start(self) -> None:

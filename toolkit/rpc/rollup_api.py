@@ -41,6 +41,8 @@ class RollupNodeView(Protocol):
 
     def split_bundles(self, enabled: bool) -> bool: ...
 
+    def set_partitioned(self, partitioned: bool) -> bool: ...
+
     async def namespaces(self, first_l1_block: int, last_l1_block: int, l1_tx_hash: bytes | None = None
                          ) -> list[dict[str, Any]]: ...
 
@@ -74,6 +76,7 @@ class RollupApi:
             "devnet_equivocate": self.devnet_equivocate,
             "devnet_setBatching": self.devnet_setBatching,
             "devnet_splitBundles": self.devnet_splitBundles,
+            "devnet_setPartitioned": self.devnet_setPartitioned,
         }
 
     async def rollup_syncStatus(self, params: list[Any]) -> dict[str, Any]:
@@ -165,6 +168,15 @@ class RollupApi:
         if not isinstance(enabled, bool):
             raise invalid_params("expected true or false")
         return self.node.split_bundles(enabled)
+
+    async def devnet_setPartitioned(self, params: list[Any]) -> bool:
+        """Test control: true cuts this node off from its peers both ways (gossip, sync, attestations,
+        mempool handoff) until false again; L1 and client RPC are untouched."""
+        p.expect_count(params, 1)
+        partitioned = p.arg(params, 0, "partitioned")
+        if not isinstance(partitioned, bool):
+            raise invalid_params("expected true or false")
+        return self.node.set_partitioned(partitioned)
 
     async def devnet_setIgnoreForced(self, params: list[Any]) -> bool:
         """Test control: a misbehaving sequencer that includes no forced entry (L1 will refuse it)."""

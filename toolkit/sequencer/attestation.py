@@ -18,6 +18,7 @@ from eth_account import Account
 from toolkit.batch import BatchDecodeError, decode_batch
 from toolkit.bundle_markers import MARKER_NAMESPACE, MarkerDecodeError, decode_markers
 from toolkit.l2.executor import BlockAttributes, L2Executor
+from toolkit.node.partition import peer_links
 from toolkit.shared_batch import NamespaceError, Segment, check_segment_list
 from toolkit.signing import SigningDomain, batch_digest
 
@@ -122,6 +123,7 @@ async def collect_signatures(peers: list[str], path: str, request: dict[str, Any
 
     async def ask(session: aiohttp.ClientSession, peer: str) -> None:
         try:
+            peer_links.check(peer)
             async with session.post(f"{peer}{path}", json=request) as response:
                 reply = await response.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:

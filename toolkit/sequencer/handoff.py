@@ -50,6 +50,7 @@ from eth_utils import is_hex_address, keccak
 from toolkit.bounded_json import loads_bounded
 from toolkit.l2.transactions import InvalidTransaction
 from toolkit.l2.txpool import MAX_POOL_TRANSACTIONS, PoolEntry, TxPool
+from toolkit.node.partition import peer_links
 
 log = logging.getLogger(__name__)
 
@@ -473,6 +474,7 @@ class MempoolHandoff:
         error: str | None = None
         with self.origins.offer(entry.hash for entry in chunk) as claimed:
             try:
+                peer_links.check(url)
                 async with self._session.post(url, json=body) as response:
                     if response.status != 200:
                         error = f"{url}: HTTP {response.status}: {(await response.text())[:300]}"

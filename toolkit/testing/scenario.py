@@ -217,6 +217,25 @@ class Scenario:
                  self.timeout, f"L2 block {unsafe} to become safe")
         return unsafe
 
+    def partition(self, name: str) -> None:
+        """Cut node `name` off from its peers both ways (gossip, sync, attestations, mempool handoff).
+        It still reads L1 and answers clients: from now on it sees blocks only once they are safe."""
+        rpc(self.admin(name), "devnet_setPartitioned", [True])
+
+    def heal(self, name: str) -> int:
+        """Restore `name`'s peer links; returns the gateway's head at that moment, once `name` holds
+        that very block again (it catches up through gossip, before L1 makes it safe)."""
+        rpc(self.admin(name), "devnet_setPartitioned", [False])
+        head = rpc(self.gateway, "eth_getBlockByNumber", ["latest", False])
+        number, url = int(head["number"], 16), self.nodes[name]
+
+        def caught_up() -> bool:
+            block = rpc(url, "eth_getBlockByNumber", [hex(number), False])
+            return block is not None and block["hash"] == head["hash"]
+
+        wait_for(caught_up, self.timeout, f"{name} to hold the gateway's head {number} again")
+        return number
+
     def equivocate(self, name: str | None = None) -> dict[str, Any]:
         """The node `name` (default: the leader) signs a second block at its head's height; returns both."""
         return dict(rpc(self.admin(name or self.leader()), "devnet_equivocate"))
