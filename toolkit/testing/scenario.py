@@ -70,6 +70,21 @@ def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float =
     return reply["result"]
 
 
+def _runs(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie waiting for its parent does not)."""
+    if not Path("/proc/self/stat").exists():  # no /proc: ask the kernel (a zombie still counts there)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 @dataclass(frozen=True)
 class ForcedInclusion:
     """A transaction queued in the L1 Inbox by the scenario; `wait_included` follows it on the gateway."""
@@ -115,6 +130,15 @@ class Scenario:
         if not node.get("admin"):
             raise ScenarioError(f"{name} serves no test controls: start the devnet with [nodes] test_controls = true")
         return str(node["admin"])
+
+    @property
+    def mode(self) -> str:
+        return str(self.devnet.state["mode"])
+
+    @property
+    def rotates(self) -> bool:
+        """Whether the mode has several sequencers that take turns (handoffs, failover after a crash)."""
+        return mode_named(self.mode).rotates
 
     @property
     def sequencers(self) -> list[str]:
@@ -266,10 +290,12 @@ class Scenario:
         processes = getattr(self.devnet, "processes", None)
         if processes is not None and name in processes:
             processes[name].kill()
-        else:
+            wait_for(lambda: name not in self._live_nodes(), self.timeout, f"{name} to stop answering")
+        else:  # an attached devnet: its supervisor may restart the node at once, so watch the process
             node = next(n for n in self.chain["nodes"] if n["name"] == name)  # type: ignore[index]
-            os.kill(int(node["pid"]), signal.SIGKILL)
-        wait_for(lambda: name not in self._live_nodes(), self.timeout, f"{name} to stop answering")
+            pid = int(node["pid"])
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not _runs(pid), self.timeout, f"{name} (pid {pid}) to die")
         return name
 
     def restart(self, name: str) -> None:
@@ -280,3 +306,21 @@ class Scenario:
                                 "are restarted with `devnet sequencer start NAME`)")
         start(name)
         self.devnet.wait_node_ready(name)  # type: ignore[attr-defined]
+
+    def recover(self, name: str) -> None:
+        """After `crash_sequencer`: return once `name` runs and has caught up with L1 again. A devnet
+        this session started is told to restart it; an attached devnet's supervisor restarts a node
+        that died by itself, so this waits for that."""
+        if getattr(self.devnet, "start_node", None) is not None:
+            self.restart(name)
+            return
+        url = self.nodes[name]
+
+        def ready() -> bool:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    return bool(json.loads(response.read()).get("ready"))
+            except OSError:
+                return False
+
+        wait_for(ready, self.timeout, f"the devnet's supervisor to bring {name} back")
