@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import click
-from eth_utils import keccak
 from rich.table import Table
 
 BID_DEADLINE_SECONDS = 120.0
@@ -57,18 +56,6 @@ def status(ctx: click.Context, as_json: bool, chain_id: int | None) -> None:
     console.print(stakers)
 
 
-def revert_name(abi: list[dict[str, Any]], exc: Exception) -> str:
-    """The custom error a revert carries, by name, when the ABI declares it; else the exception text."""
-    raw = getattr(exc, "data", None) or (exc.args[1] if len(exc.args) > 1 else None)
-    if isinstance(raw, str) and raw.startswith("0x") and len(raw) >= 10:
-        for item in abi:
-            if item.get("type") == "error":
-                signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
-                if keccak(text=signature)[:4].hex() == raw[2:10]:
-                    return item["name"]
-    return str(exc)
-
-
 @auction.command("bid")
 @click.option("--epoch", type=int, required=True, help="the epoch to bid for")
 @click.option("--amount", "amount_eth", type=str, required=True, help="the bid in ETH (also the collateral)")
@@ -79,9 +66,8 @@ def bid(ctx: click.Context, epoch: int, amount_eth: str, name: str, chain_id: in
     """Commit a sealed bid for EPOCH, wait for the reveal window and reveal it."""
     from decimal import Decimal, InvalidOperation
 
-    from eth_account import Account
-
     from devnet.cli import _chain, _l1, _registry, _state, console
+    from devnet.sequencer_tx import send_as_sequencer
 
     state = _state(ctx)
     from toolkit.modes import mode_named
@@ -103,24 +89,7 @@ def bid(ctx: click.Context, epoch: int, amount_eth: str, name: str, chain_id: in
     salt = os.urandom(32)
 
     def send(call: Any, value: int = 0) -> int:
-        try:
-            gas = call.estimate_gas({"from": sender, "value": value}, "pending")
-        except Exception as exc:
-            raise click.ClickException(f"refused by L1: {revert_name(registry.abi, exc)}") from exc
-        for attempt in range(5):  # the sequencer's node sends with this key too: retry a nonce it took
-            tx = call.build_transaction({"from": sender, "value": value, "gas": gas * 2,
-                                         "nonce": l1.eth.get_transaction_count(sender, "pending")})
-            try:
-                tx_hash = l1.eth.send_raw_transaction(Account.sign_transaction(tx, key).raw_transaction)
-                break
-            except ValueError as exc:
-                if "nonce" not in str(exc).lower() and "underpriced" not in str(exc).lower() or attempt == 4:
-                    raise click.ClickException(f"L1 refused the transaction: {exc}") from exc
-                time.sleep(0.5)
-        receipt = l1.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
-        if receipt["status"] != 1:
-            raise click.ClickException(f"transaction {receipt['transactionHash'].hex()} reverted")
-        return int(receipt["blockNumber"])
+        return int(send_as_sequencer(l1, registry.abi, key, call, value)["blockNumber"])
 
     commitment = registry.functions.commitmentOf(chain, epoch, sender, amount, salt).call()
     block = send(registry.functions.commitBid(chain, epoch, commitment), value=amount)

@@ -654,7 +654,7 @@ def rotate(ctx: click.Context, chain_id: int | None) -> None:
 
 
 def _staking_call(ctx: click.Context, name: str, function: str, value: int = 0) -> Any:
-    from eth_account import Account
+    from devnet.sequencer_tx import send_as_sequencer
 
     state = _state(ctx)
     if not mode_named(state["mode"]).stakes:
@@ -663,16 +663,9 @@ def _staking_call(ctx: click.Context, name: str, function: str, value: int = 0) 
     entry = next((s for s in state["sequencers"] if s["name"] == name), None)
     if entry is None:
         raise click.ClickException(f"no sequencer {name}: {[s['name'] for s in state['sequencers']]}")
-    l1 = _l1(state)
-    call = getattr(_registry(state).functions, function)()
-    try:
-        gas = call.estimate_gas({"from": entry["address"], "value": value})
-    except Exception as exc:
-        raise click.ClickException(f"{function} refused: {exc}") from exc
-    tx = call.build_transaction({"from": entry["address"], "value": value, "gas": gas * 2,
-                                 "nonce": l1.eth.get_transaction_count(entry["address"], "pending")})
-    tx_hash = l1.eth.send_raw_transaction(Account.sign_transaction(tx, entry["private_key"]).raw_transaction)
-    return l1.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+    registry = _registry(state)
+    return send_as_sequencer(_l1(state), registry.abi, entry["private_key"], getattr(registry.functions, function)(),
+                             value)
 
 
 @main.command()

@@ -135,7 +135,9 @@ contract SequencerAuction is StakingRegistry {
     /// @notice Proceeds per unit of active stake, scaled by 1e36, since deployment.
     uint256 public proceedsPerStake;
     mapping(address staker => uint256 value) internal proceedsDebt;
-    mapping(address staker => uint256 amount) internal proceedsOwed;
+    /// @dev Accrued, unclaimed proceeds x SCALE: the sub-wei remainder of each accrual is kept, not
+    ///      truncated away, so rounding loses less than one wei per staker in total (not per accrual).
+    mapping(address staker => uint256 scaledAmount) internal proceedsOwedScaled;
 
     /// @notice Collateral ever committed.
     uint256 public collateralIn;
@@ -275,9 +277,9 @@ contract SequencerAuction is StakingRegistry {
     /// @notice Claim your share of auction proceeds (pull payment; reverts with NothingToClaim when none).
     function claim() external {
         _accrue(msg.sender);
-        uint256 amount = proceedsOwed[msg.sender];
+        uint256 amount = proceedsOwedScaled[msg.sender] / SCALE;
         if (amount == 0) revert NothingToClaim();
-        proceedsOwed[msg.sender] = 0;
+        proceedsOwedScaled[msg.sender] -= amount * SCALE;
         proceedsClaimed += amount;
         emit ProceedsClaimed(msg.sender, amount);
         (bool sent,) = msg.sender.call{value: amount}("");
@@ -296,7 +298,7 @@ contract SequencerAuction is StakingRegistry {
 
     /// @notice Auction proceeds `staker` can claim now.
     function claimable(address staker) public view returns (uint256) {
-        return proceedsOwed[staker] + _accrued(staker);
+        return (proceedsOwedScaled[staker] + _accruedScaled(staker)) / SCALE;
     }
 
     /// @notice The outcome of (chainId, epoch): settled, winner (zero: none), price, second price,
@@ -364,14 +366,14 @@ contract SequencerAuction is StakingRegistry {
         emit ProceedsDistributed(chainId, epoch, toStakers, burn);
     }
 
-    function _accrued(address staker) private view returns (uint256) {
+    function _accruedScaled(address staker) private view returns (uint256) {
         Validator storage v = validators[staker];
         if (!v.active) return 0;
-        return v.stake * (proceedsPerStake - proceedsDebt[staker]) / SCALE;
+        return v.stake * (proceedsPerStake - proceedsDebt[staker]);
     }
 
     function _accrue(address staker) private {
-        proceedsOwed[staker] += _accrued(staker);
+        proceedsOwedScaled[staker] += _accruedScaled(staker);
         proceedsDebt[staker] = proceedsPerStake;
     }
 
