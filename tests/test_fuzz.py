@@ -157,6 +157,18 @@ def test_every_method_answers_any_params_with_a_standard_reply(method: str, para
         assert "result" in reply
 
 
+@pytest.mark.parametrize(("method", "params"), [
+    ("rollup_auction", []), ("rollup_getNamespaces", ["0x1", "0x2"]), ("rollup_getNamespace", ["0x" + "11" * 32]),
+])
+def test_methods_that_read_l1_say_it_is_unreachable(method: str, params: list[Any]) -> None:
+    """The long profile found rollup_auction answering -32603 with L1 down (this node's L1 is port 9)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    error = asyncio.run(_server.handle_text(body, connection=None))["error"]
+    assert error["code"] == -32000, error
+    assert error["message"] in ("mode single has no auction", ) or error["message"].startswith(
+        "L1 unreachable (http://127.0.0.1:9)"), error
+
+
 # ----- gossip messages -----
 @given(JSON)
 def test_any_gossip_message_is_refused_cleanly(message: Any) -> None:

@@ -7,8 +7,11 @@ on. A node process serving several chains holds one L2Node per chain (toolkit/no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import aiohttp
 from eth.abc import SignedTransactionAPI
 
 from toolkit.l1.client import L1Client
@@ -99,8 +102,11 @@ class L2Node:
 
     async def auction_info(self) -> dict[str, Any]:
         """rollup_auction: the auctions around the L1 head, stakers' proceeds, and this node's bids."""
+        if not self.mode.auctions:
+            raise RpcError(SERVER_ERROR, f"mode {self.mode.name} has no auction")
         l1 = self.follower.l1
-        info = await self.mode.auction_status(l1.registry, self.chain_id, await l1.head())
+        with self._reading_l1():
+            info = await self.mode.auction_status(l1.registry, self.chain_id, await l1.head())
         if info is None:
             raise RpcError(SERVER_ERROR, f"mode {self.mode.name} has no auction")
         bidder = self.role.bidder if self.role is not None else None
@@ -127,7 +133,16 @@ class L2Node:
 
     async def namespaces(self, first_l1_block: int, last_l1_block: int, l1_tx_hash: bytes | None = None
                          ) -> list[dict[str, Any]]:
-        return await self.follower.namespaces(first_l1_block, last_l1_block, l1_tx_hash)
+        with self._reading_l1():
+            return await self.follower.namespaces(first_l1_block, last_l1_block, l1_tx_hash)
+
+    @contextmanager
+    def _reading_l1(self) -> Iterator[None]:
+        """An RPC answer read from L1: L1 unreachable is the caller's clear -32000, not an internal error."""
+        try:
+            yield
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise RpcError(SERVER_ERROR, f"L1 unreachable ({self.config.l1_rpc_url}): {exc}") from exc
 
     def forced_queue_status(self) -> list[dict[str, Any]]:
         return self.follower.forced_queue_status()
