@@ -20,6 +20,8 @@ import json
 import os
 import signal
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +29,7 @@ from typing import Any, Protocol
 from toolkit.force_include import ForcedTx, force_include
 from toolkit.modes import mode_named
 from toolkit.testing.l1_reorg import L1Reorg, head_number, mine, reorg_l1
+from toolkit.testing.subscriptions import SubscriptionCollector
 from toolkit.testing.waits import wait_for
 
 LEVELS = ("unsafe", "safe", "finalized")
@@ -83,6 +86,14 @@ def _runs(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+@dataclass
+class Expectation:
+    """What `Scenario.expect` saw: the matching notifications (filled when its block ends)."""
+
+    kind: str
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -240,6 +251,30 @@ class Scenario:
         wait_for(lambda: int(rpc(self.gateway, "eth_getBlockByNumber", ["safe", False])["number"], 16) >= unsafe,
                  self.timeout, f"L2 block {unsafe} to become safe")
         return unsafe
+
+    @contextmanager
+    def expect(self, kind: str, where: Callable[[dict[str, Any]], bool] | None = None, count: int = 1,
+               timeout: float | None = None) -> Iterator[Expectation]:
+        """Subscribe to `kind` (newHeads, sequencerChanged, newPendingTransactions) on the gateway's
+        WebSocket before the block runs; when it ends, wait until `count` notifications matching `where`
+        arrived (ScenarioError saying what came instead). They are in the yielded `.events`."""
+        expectation = Expectation(kind)
+        seconds = self.timeout if timeout is None else timeout
+        with SubscriptionCollector(str(self.chain["ws"]), kind) as collector:  # type: ignore[index]
+            yield expectation
+
+            def matched() -> list[dict[str, Any]] | None:
+                found = [notice for notice in list(collector.notices) if where is None or where(notice)]
+                return found if len(found) >= count else None
+
+            try:
+                expectation.events = wait_for(matched, seconds, f"{count} {kind} notification(s)")
+            except AssertionError:
+                seen = list(collector.notices)
+                raise ScenarioError(
+                    f"expected {count} {kind} notification(s){' matching the condition' if where else ''} within "
+                    f"{seconds:g} s of the block's end; the gateway sent {len(seen)}"
+                    + (f", e.g. {seen[-1]}" if seen else "")) from None
 
     def partition(self, name: str) -> None:
         """Cut node `name` off from its peers both ways (gossip, sync, attestations, mempool handoff).
