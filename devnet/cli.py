@@ -93,6 +93,9 @@ def main(ctx: click.Context, config_path: Path | None, state_dir: Path | None) -
 @click.option("--chains", type=str, help="L2 chain ids, e.g. 901,902 (each gets its own gateway and verifier)")
 @click.option("--gateway-port", type=int, help="the chain's stable RPC port (0 = any free port)")
 @click.option("--l1-port", type=int, help="Anvil port (0 = any free port)")
+@click.option("--l1-rpc", type=str, help="deploy to this existing L1 (a running Anvil, geth --dev) instead of starting Anvil")
+@click.option("--l1-key", type=str, envvar="DEVNET_L1_KEY",
+              help="with --l1-rpc: a funded L1 private key that deploys and funds the sequencers (or $DEVNET_L1_KEY)")
 @click.option("--l1-block-time", type=float, help="seconds per L1 block")
 @click.option("--l2-block-time", type=float, help="seconds per L2 block (0 = a block per transaction)")
 @click.option("--sequencer-port", type=int, help="first sequencer node's RPC port; the i-th uses +i (0 = free ports)")
@@ -110,6 +113,8 @@ def up(ctx: click.Context, detach: bool, **flags: Any) -> None:
             "chains": flags["chains"],
             "nodes.gateway_port": flags["gateway_port"],
             "l1.port": flags["l1_port"],
+            "l1.rpc_url": flags["l1_rpc"],
+            "l1.key": flags["l1_key"],
             "l1.block_time": flags["l1_block_time"],
             "l2.block_time": flags["l2_block_time"],
             "nodes.sequencer_port": flags["sequencer_port"],
@@ -195,15 +200,18 @@ def _up_detached(ctx: click.Context, config: DevnetConfig, flags: dict[str, Any]
     if ctx.obj["config_path"]:
         argv += ["--config", str(ctx.obj["config_path"])]
     argv += ["--state-dir", str(config.state_dir), "up"]
+    env = {**os.environ, "COLUMNS": "160"}
     for name, value in flags.items():
-        if value is not None:
+        if name == "l1_key" and value is not None:
+            env["DEVNET_L1_KEY"] = str(value)  # a key is never put on a command line (ps shows those)
+        elif value is not None:
             argv += ["--" + name.replace("_", "-"), str(value)]
     log_path = config.state_dir / "logs" / "supervisor.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log_file:
         supervisor = subprocess.Popen(
             argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "COLUMNS": "160"},
+            env=env,
         )
     deadline = time.monotonic() + DETACH_READY_SECONDS
     while time.monotonic() < deadline:

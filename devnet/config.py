@@ -1,7 +1,9 @@
 """devnet.toml: every knob of a devnet, with defaults; command-line flags override it.
 
     [devnet]  state_dir, mode
-    [l1]      host, port, chain_id, block_time, epoch_length, inclusion_window, forced_inclusion_fee_wei
+    [l1]      host, port, chain_id, block_time, epoch_length, inclusion_window, forced_inclusion_fee_wei,
+              rpc_url and key (an existing L1 to deploy to instead of starting Anvil, and the funded
+              key that deploys there and funds the sequencers; test controls then default to off)
     [l2]      chain_id, block_time, gas_limit, dev_accounts, dev_balance_eth
     [nodes]   gateway_port, verifier_port, sequencer_port (first of N), censor, watchtower, test_controls
     [sequencers] count, stake_eth, min_stake_eth, committee_threshold, liveness_timeout,
@@ -44,6 +46,12 @@ class L1Settings:
     epoch_length: int = 32
     inclusion_window: int = 10  # L1 blocks a forced transaction may wait
     forced_inclusion_fee_wei: int = 10**15
+    rpc_url: str = ""  # an existing L1 (a running Anvil, geth --dev): deploy there, start no Anvil
+    key: str = ""  # with rpc_url: the funded L1 key that deploys and funds the sequencers
+
+    @property
+    def external(self) -> bool:
+        return bool(self.rpc_url)
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,14 @@ class DevnetConfig:
         chain_problem = mode.check_chain_count(len(self.chain_list))
         if chain_problem is not None:
             raise ConfigError(chain_problem)
+        if self.l1.external:
+            if not self.l1.rpc_url.startswith(("http://", "https://")):
+                raise ConfigError(f"l1.rpc_url must be an http(s) URL, got {self.l1.rpc_url!r}")
+            if not _is_private_key(self.l1.key):
+                raise ConfigError("l1.rpc_url needs l1.key (--l1-key): a funded L1 private key, 0x + 64 hex "
+                                  "digits, that deploys the contracts and funds the sequencers")
+        elif self.l1.key:
+            raise ConfigError("l1.key is only used with l1.rpc_url (--l1-rpc); the devnet's own Anvil funds itself")
         if self.l1.block_time <= 0:
             raise ConfigError("l1.block_time must be > 0 (epochs and deadlines count L1 blocks)")
         if self.l2.block_time < 0:
@@ -290,6 +306,11 @@ def _typed(section: str, cls: type, values: dict[str, Any]) -> Any:
     return cls(**result)
 
 
+def _is_private_key(value: str) -> bool:
+    digits = value.removeprefix("0x")
+    return len(digits) == 64 and all(c in "0123456789abcdefABCDEF" for c in digits)
+
+
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> DevnetConfig:
     """Read devnet.toml (if given or present) and apply dotted overrides such as {"l1.port": 0}."""
     raw: dict[str, Any] = {}
@@ -308,6 +329,8 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> D
             continue
         section, _, key = dotted.partition(".")
         raw.setdefault(section, {})[key] = value
+    if isinstance(raw.get("l1"), dict) and raw["l1"].get("rpc_url") and isinstance(raw.setdefault("nodes", {}), dict):
+        raw["nodes"].setdefault("test_controls", False)  # a shared L1: test controls only when asked for
     config = DevnetConfig()
     for section, values in raw.items():
         if section == "chains":

@@ -33,8 +33,11 @@ def deploy_contracts(
     settings: RegistrySettings,
     inclusion_window: int = 10,
     forced_inclusion_fee: int = 10**15,
+    funding: dict[str, int] | None = None,
 ) -> Deployment:
-    """Deploy the mode's registry and the Inbox; name (single), seat (committee) or stake (pos) operators."""
+    """Deploy the mode's registry and the Inbox; name (single), seat (committee) or stake (pos) operators.
+    `funding` (address -> wei) is first sent from the admin key, and mined, so operators can stake
+    on an L1 where nobody can mint their balance (an existing L1 instead of the devnet's Anvil)."""
     w3 = Web3(HTTPProvider(l1_rpc_url, request_kwargs={"timeout": 10}))
     l1_chain_id = w3.eth.chain_id
     nonces: dict[str, int] = {}
@@ -50,13 +53,20 @@ def deploy_contracts(
         hashes.append(w3.eth.send_raw_transaction(Account.sign_transaction(tx, key).raw_transaction))
 
     admin = Account.from_key(admin_key).address
+    if funding:
+        price = w3.eth.gas_price
+        for address, wei in funding.items():
+            send(admin_key, {"to": Web3.to_checksum_address(address), "value": wei, "gas": 21_000, "gasPrice": price})
+        _wait_all(w3, hashes, "funding")
+        hashes.clear()
     operators = [Account.from_key(key).address for key in operator_keys]
     sequencing = mode_named(mode)
     registry_name = sequencing.registry_contract
     registry_artifact = load_artifact(registry_name)
     factory = w3.eth.contract(abi=registry_artifact["abi"], bytecode=registry_artifact["bytecode"])
     constructor = sequencing.registry_constructor(factory, admin, operators, settings)
-    registry_address = _create_address(admin, w3.eth.get_transaction_count(admin, "pending"))
+    registry_address = _create_address(admin, nonces[admin] if admin in nonces
+                                       else w3.eth.get_transaction_count(admin, "pending"))
     send(admin_key, constructor.build_transaction({"gas": 5_000_000}))
     inbox_address = _create_address(admin, nonces[admin])
     inbox_artifact = load_artifact("Inbox")
@@ -66,13 +76,19 @@ def deploy_contracts(
     registry = w3.eth.contract(address=registry_address, abi=registry_artifact["abi"])
     chain_list = [chain_ids] if isinstance(chain_ids, int) else list(chain_ids)
     sequencing.setup_registry(send, registry, inbox_address, chain_list, admin_key, operator_keys, settings)
+    last_block = _wait_all(w3, hashes, "deployment")
+    return Deployment(registry=registry_address, registry_contract=registry_name, inbox=inbox_address, block=last_block)
+
+
+def _wait_all(w3: Web3, hashes: list[bytes], what: str) -> int:
+    """Wait for every transaction; the last L1 block they landed in. A revert is an error."""
     last_block = 0
     for tx_hash in hashes:
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_SECONDS, poll_latency=0.1)
         if receipt["status"] != 1:
-            raise RuntimeError(f"deployment transaction 0x{bytes(tx_hash).hex()} reverted")
+            raise RuntimeError(f"{what} transaction 0x{bytes(tx_hash).hex()} reverted")
         last_block = max(last_block, int(receipt["blockNumber"]))
-    return Deployment(registry=registry_address, registry_contract=registry_name, inbox=inbox_address, block=last_block)
+    return last_block
 
 
 def _create_address(sender: str, nonce: int) -> str:

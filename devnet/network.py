@@ -35,6 +35,7 @@ WATCH_SECONDS = 0.2  # how often the supervisor looks for crashed processes to r
 SEQUENCER_KEY_INDEX = 100  # operator keys come from the mnemonic past the users' dev accounts
 REPORTER_KEY_INDEX = 99  # the verifier's watchtower key
 ETHER = 10**18
+OPERATOR_GAS_ETH = 10  # ETH each sequencer (and the reporter) gets for L1 gas on an existing L1
 
 
 class DevnetError(RuntimeError):
@@ -65,6 +66,7 @@ class Devnet:
     node_configs: dict[str, tuple[NodeConfig, ...]] = field(default_factory=dict)  # name -> one per chain
     gateway_urls: dict[int, str] = field(default_factory=dict)  # chain id -> its gateway
     restarts: dict[str, int] = field(default_factory=dict)  # process name -> restarts after a crash
+    l1_chain_id: int = 0  # the L1's eth_chainId, once up (the configured one, or what an existing L1 says)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
     _watchdog: threading.Thread | None = field(default=None, repr=False)
@@ -99,13 +101,20 @@ class Devnet:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         try:
             ports = self._choose_ports()
-            l1_url = self._start_anvil(ports["l1"])
             operators = [_derive_operator(i) for i in range(self.config.sequencer_count)]
-            for account in [*operators, _derive_reporter()]:
-                rpc_call(l1_url, "anvil_setBalance", [account.address, hex(1000 * ETHER)])
             settings = self.config.sequencers
+            funding: dict[str, int] = {}
+            if self.config.l1.external:
+                l1_url, deployer_key = self._connect_l1(), self.config.l1.key
+                funding = {op.address: (settings.stake_eth + OPERATOR_GAS_ETH) * ETHER for op in operators}
+                funding[_derive_reporter().address] = OPERATOR_GAS_ETH * ETHER
+                self._check_funds(l1_url, deployer_key, sum(funding.values()))
+            else:
+                l1_url, deployer_key = self._start_anvil(ports["l1"]), dev_accounts(1)[0].private_key
+                for account in [*operators, _derive_reporter()]:
+                    rpc_call(l1_url, "anvil_setBalance", [account.address, hex(1000 * ETHER)])
             deployment = deploy_contracts(
-                l1_url, dev_accounts(1)[0].private_key, self.config.mode, self.chain_ids,
+                l1_url, deployer_key, self.config.mode, self.chain_ids,
                 [operator.private_key for operator in operators],
                 RegistrySettings(
                     epoch_length=self.config.l1.epoch_length, liveness_timeout=settings.liveness_timeout,
@@ -118,7 +127,7 @@ class Devnet:
                     auction_penalty_bps=self.config.auction.penalty_bps,
                     auction_burn_bps=self.config.auction.burn_bps,
                 ),
-                self.config.l1.inclusion_window, self.config.l1.forced_inclusion_fee_wei,
+                self.config.l1.inclusion_window, self.config.l1.forced_inclusion_fee_wei, funding,
             )
             chains = [self._chain_config(chain) for chain in self.config.chain_list]
             self._start_nodes(l1_url, deployment, chains, operators, ports)
@@ -166,7 +175,7 @@ class Devnet:
         """"l1" and (name, chain id) -> port; chain i > 0 uses chain 0's configured ports + 100 * i."""
         host = self.config.l1.host
         nodes = self.config.nodes
-        wanted: dict[Any, int] = {"l1": self.config.l1.port}
+        wanted: dict[Any, int] = {} if self.config.l1.external else {"l1": self.config.l1.port}
         for index, chain_id in enumerate(self.chain_ids):
             offset = CHAIN_PORT_STRIDE * index
 
@@ -192,6 +201,27 @@ class Devnet:
             chosen[key] = port
         return chosen
 
+    def _connect_l1(self) -> str:
+        """The configured existing L1: reachable, and with a chain id no L2 of ours uses."""
+        url = self.config.l1.rpc_url
+        try:
+            chain_id = int(rpc_call(url, "eth_chainId", timeout=5), 16)
+        except Exception as exc:
+            raise DevnetError(f"cannot reach the L1 at {url} ({exc}): is it running?") from exc
+        if chain_id in self.chain_ids:
+            raise DevnetError(f"the L1 at {url} has chain id {chain_id}, which is also an L2 chain id here; "
+                              "choose other L2 chain ids (--chains or [[chains]])")
+        self.l1_chain_id = chain_id
+        return url
+
+    def _check_funds(self, url: str, key: str, needed: int) -> None:
+        address = Account.from_key(key).address
+        balance = int(rpc_call(url, "eth_getBalance", [address, "latest"]), 16)
+        if balance < needed + ETHER:  # and some for the deployment's own gas
+            raise DevnetError(f"the L1 key's account {address} holds {balance / ETHER:g} ETH at {url}; funding "
+                              f"{self.config.sequencer_count} sequencers (stake + gas) and the reporter needs "
+                              f"{needed / ETHER + 1:g} ETH")
+
     def _start_anvil(self, port: int) -> str:
         host = self.config.l1.host
         block_time = self.config.l1.block_time
@@ -205,6 +235,7 @@ class Devnet:
         self.processes["anvil"] = process
         url = f"http://{host}:{port}"
         process.wait_ready(lambda: rpc_call(url, "eth_chainId", timeout=1) is not None, READY_SECONDS)
+        self.l1_chain_id = self.config.l1.chain_id
         return url
 
     def _chain_config(self, chain: ChainSettings) -> L2ChainConfig:
@@ -236,7 +267,7 @@ class Devnet:
                 "registry_address": deployment.registry,
                 "host": host,
                 "l1_start_block": deployment.block,
-                "l1_chain_id": self.config.l1.chain_id,
+                "l1_chain_id": self.l1_chain_id,
                 "block_time": self.config.chain_block_time(settings),
                 "batch_max_blocks": self.config.batcher.max_blocks,
                 "batch_max_seconds": self.config.batcher.max_seconds,
@@ -390,11 +421,12 @@ class Devnet:
             "l1": {
                 "rpc": l1_url,
                 "ws": l1_url.replace("http://", "ws://"),
-                "chain_id": self.config.l1.chain_id,
+                "chain_id": self.l1_chain_id,
+                "external": self.config.l1.external,
                 "block_time": self.config.l1.block_time,
                 "epoch_length": self.config.l1.epoch_length,
-                "pid": self.processes["anvil"].pid,
-                "log": str(self.processes["anvil"].log_path),
+                "pid": self.processes["anvil"].pid if "anvil" in self.processes else None,
+                "log": str(self.processes["anvil"].log_path) if "anvil" in self.processes else None,
             },
             "contracts": {deployment.registry_contract: deployment.registry, "Inbox": deployment.inbox},
             "registry": {"address": deployment.registry, "contract": deployment.registry_contract},

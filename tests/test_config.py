@@ -1,5 +1,6 @@
 """devnet.toml parsing: the documented example loads, overrides apply, mistakes are named."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,21 @@ def test_chains_from_the_file_and_from_the_flag(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--chains expects chain ids"):
         load_config(None, {"chains": "901,x"})
     assert [c.chain_id for c in load_config(None).chain_list] == [901]
+
+
+def test_an_existing_l1_needs_a_key_and_turns_test_controls_off_unless_asked(tmp_path) -> None:
+    key = "0x" + "5a" * 32
+    config = load_config(None, {"l1.rpc_url": "http://127.0.0.1:8545", "l1.key": key})
+    assert config.l1.external and not config.nodes.test_controls
+    toml = tmp_path / "devnet.toml"
+    toml.write_text('[l1]\nrpc_url = "http://127.0.0.1:8545"\n[nodes]\ntest_controls = true\n')
+    assert load_config(toml, {"l1.key": key}).nodes.test_controls  # asked for explicitly
+    assert load_config(None).nodes.test_controls  # the devnet's own Anvil: on by default
+    for overrides, message in (
+        ({"l1.rpc_url": "http://127.0.0.1:8545"}, "l1.rpc_url needs l1.key"),
+        ({"l1.rpc_url": "http://127.0.0.1:8545", "l1.key": "0x1234"}, "l1.rpc_url needs l1.key"),
+        ({"l1.rpc_url": "127.0.0.1:8545", "l1.key": key}, "must be an http(s) URL"),
+        ({"l1.key": key}, "l1.key is only used with l1.rpc_url"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(None, overrides)
