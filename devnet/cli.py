@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devnet.auction_cli import auction
+from devnet.bundle_cli import bundle
 from devnet.config import ConfigError, DevnetConfig, load_config
 from devnet.control import serve_control
 from devnet.network import Devnet, DevnetError, rpc_call
@@ -696,6 +697,7 @@ def unstake(ctx: click.Context, name: str) -> None:
 
 
 main.add_command(auction)
+main.add_command(bundle)
 
 
 def _register_scenario() -> None:
