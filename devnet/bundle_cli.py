@@ -25,9 +25,10 @@ def bundle() -> None:
 
 def _shared_state(ctx: click.Context) -> dict[str, Any]:
     from devnet.cli import _state
+    from toolkit.modes import mode_named
 
     state = _state(ctx)
-    if state.get("mode") != "shared":
+    if not mode_named(str(state.get("mode"))).shares_batches:  # bundles ride on the shared batches' slots
         raise click.ClickException(f"bundles belong to mode shared; this devnet runs mode {state.get('mode')}")
     return state
 

@@ -36,3 +36,8 @@ def test_unknown_drills_and_drills_the_mode_cannot_do_are_clear_errors(devnet: D
     assert code != 0 and "no scenario 'nope'" in output and "pause-batches" in output
     code, output = run(devnet, "run", "handoff")
     assert code != 0 and "mode single has one sequencer" in output
+
+
+def test_bundle_commands_on_a_mode_without_bundles_are_a_clear_error(devnet: Devnet) -> None:
+    result = CliRunner().invoke(main, ["--state-dir", str(devnet.config.state_dir), "bundle", "send", "--tx", "0x00"])
+    assert result.exit_code != 0 and "bundles belong to mode shared; this devnet runs mode single" in result.output
