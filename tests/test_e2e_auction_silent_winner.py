@@ -22,6 +22,7 @@ from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
 from toolkit.l1.artifacts import load_artifact
 from toolkit.testing import fast_config, wait_for
+from toolkit.testing.running import running_devnet
 
 CHAIN = 901
 EPOCH = 12
@@ -35,12 +36,8 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
                          epoch_length=EPOCH, liveness_timeout=TIMEOUT_BLOCKS)
     auction = AuctionSettings(close_offset=6, reveal_window=4, reserve_price_wei=10**15,
                               strategies=["value", "fixed 0.005", "off"], expected_mev_wei=10**16, shading=0.8)
-    devnet = Devnet(replace(config, auction=auction).validate())
-    devnet.up()
-    try:
+    with running_devnet(replace(config, auction=auction).validate()) as devnet:
         yield devnet
-    finally:
-        devnet.down()
 
 
 @pytest.mark.slow

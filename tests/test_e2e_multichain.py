@@ -12,6 +12,7 @@ from web3 import HTTPProvider, Web3
 from devnet.network import Devnet, rpc_call
 from toolkit.accounts import dev_accounts
 from toolkit.testing import fast_config, l1_changes, raw_receipt, safe_number, wait_for
+from toolkit.testing.running import running_devnet
 
 CHAINS = (901, 902)
 ACCOUNTS = dev_accounts(10)
@@ -21,12 +22,8 @@ ACCOUNTS = dev_accounts(10)
 def two_chains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     config = fast_config(tmp_path_factory.mktemp("multichain"), mode="pos", sequencers=3, epoch_length=4,
                          liveness_timeout=6, chains=CHAINS)
-    network = Devnet(config)
-    network.up()
-    try:
+    with running_devnet(config) as network:
         yield network
-    finally:
-        network.down()
 
 
 def transfer(chain_id: int, nonce: int, value: int) -> str:

@@ -25,6 +25,7 @@ from toolkit.force_include import force_include
 from toolkit.l1.artifacts import load_artifact
 from toolkit.shared_batch import NamespaceError, verify_namespace
 from toolkit.testing import fast_config, l1_changes, raw_receipt, safe_number, wait_for
+from toolkit.testing.running import running_devnet
 
 CHAINS = (901, 902)
 ACCOUNTS = dev_accounts(10)
@@ -41,12 +42,8 @@ def test_mode_shared_needs_two_to_eight_chains(tmp_path) -> None:
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     config = fast_config(tmp_path_factory.mktemp("shared"), mode="shared", sequencers=3, epoch_length=6,
                          liveness_timeout=8, chains=CHAINS)
-    network = Devnet(config)
-    network.up()
-    try:
+    with running_devnet(config) as network:
         yield network
-    finally:
-        network.down()
 
 
 def transfer(chain_id: int, nonce: int, value: int) -> str:

@@ -19,6 +19,7 @@ from toolkit.accounts import dev_accounts
 from toolkit.force_include import force_include
 from toolkit.l1.artifacts import load_artifact
 from toolkit.testing import fast_config, raw_receipt, wait_for
+from toolkit.testing.running import running_devnet
 
 CHAINS = (901, 902)
 ACCOUNTS = dev_accounts(10)
@@ -29,12 +30,8 @@ SENDER = ACCOUNTS[7]
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     config = fast_config(tmp_path_factory.mktemp("shared-censor"), mode="shared", sequencers=3, epoch_length=60,
                          liveness_timeout=30, chains=CHAINS)
-    devnet = Devnet(config)
-    devnet.up()
-    try:
+    with running_devnet(config) as devnet:
         yield devnet
-    finally:
-        devnet.down()
 
 
 def signed(chain_id: int, nonce: int) -> bytes:

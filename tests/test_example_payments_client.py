@@ -16,6 +16,7 @@ import pytest
 from devnet.network import Devnet
 from toolkit.l1.artifacts import REPO_ROOT
 from toolkit.testing import fast_config
+from toolkit.testing.running import running_devnet
 
 EXAMPLE = REPO_ROOT / "examples" / "payments-client"
 
@@ -39,10 +40,6 @@ def test_example_payments_client_passes_with_the_plugin(devnet: Devnet) -> None:
 
 @pytest.mark.slow
 def test_example_handoff_and_crash_tests_pass_against_a_pos_devnet(tmp_path: Path) -> None:
-    network = Devnet(fast_config(tmp_path, mode="pos", sequencers=3, epoch_length=60, liveness_timeout=4))
-    network.up()
-    try:
+    with running_devnet(fast_config(tmp_path, mode="pos", sequencers=3, epoch_length=60, liveness_timeout=4)) as network:
         result = run_example(network, "tests/test_sequencer_changes.py")
-        assert "2 passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-2000:]
-    finally:
-        network.down()
+    assert "2 passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-2000:]
