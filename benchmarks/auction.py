@@ -1,11 +1,16 @@
 """L1 gas of the sequencing auction (mode auction), beside a plain L1 transfer measured in the same run.
 
-    .venv/bin/python benchmarks/auction.py [--bidders 3,10,30]
+    .venv/bin/python benchmarks/auction.py [--bidders 3,10,30] [--handoffs 6]
 
-For each number of bidders N, a fresh Anvil with SequencerAuction and N bonded validators: every
-validator commits and reveals a bid for one epoch, then one `settle` and one staker's `claim`.
-Printed: gas of commitBid and revealBid (median over the N bidders), settle with N bids, claim.
-Settle loops over the bids, so it grows with N; claim does not (an accumulator). Nothing asserts.
+1. For each number of bidders N, a fresh Anvil with SequencerAuction and N bonded validators: every
+   validator commits and reveals a bid for one epoch, then one `settle` and one staker's `claim`.
+   Printed: gas of commitBid and revealBid (median over the N bidders), settle with N bids, claim.
+   Settle loops over the bids, so it grows with N; claim does not (an accumulator).
+2. Handoff gap at auction boundaries: a devnet in mode auction whose three validators bid the same
+   amount, so the contract's tie-break (a hash of chain, epoch and bidder) picks a different winner
+   from epoch to epoch; the wall time between the last block of one winner and the first of the
+   next, beside one leader's block time in the same run (as benchmarks/handoffs.py does for pos).
+Nothing asserts.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from web3 import HTTPProvider, Web3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.handoffs import bench_handoff_gaps  # noqa: E402
 from benchmarks.run import with_anvil  # noqa: E402
+from devnet.config import AuctionSettings, DevnetConfig  # noqa: E402
 from devnet.deploy import RegistrySettings, deploy_contracts  # noqa: E402
 from devnet.network import rpc_call  # noqa: E402
 from toolkit.accounts import dev_accounts  # noqa: E402
@@ -81,9 +88,25 @@ def measure(url: str, bidders: int) -> dict[str, int]:
             "settle": settle, "claim": claim, "transfer": int(transfer)}
 
 
+HANDOFF_EPOCH = 8  # L1 blocks: bidding closes 6 blocks before an epoch, reveals take 4
+
+
+def auction_devnet(state_dir: Path) -> DevnetConfig:
+    from dataclasses import replace
+
+    from toolkit.testing import fast_config
+
+    config = fast_config(state_dir, mode="auction", sequencers=3, epoch_length=HANDOFF_EPOCH,
+                         liveness_timeout=HANDOFF_EPOCH * 4)
+    same_bids = AuctionSettings(close_offset=6, reveal_window=4, reserve_price_wei=10**15,
+                                strategies=["fixed 0.005"], expected_mev_wei=10**16, shading=0.8)
+    return replace(config, auction=same_bids).validate()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bidders", default="3,10,30", help="comma-separated bidder counts")
+    parser.add_argument("--handoffs", type=int, default=6, help="auction handoffs to time (0: skip)")
     args = parser.parse_args()
     counts = [int(part) for part in args.bidders.split(",")]
     print("L1 gas of the sequencing auction (SequencerAuction on Anvil)")
@@ -92,6 +115,15 @@ def main() -> None:
         print(f"  {count:>2} bidders: commitBid {gas['commit']:>7}  revealBid {gas['reveal']:>7}  "
               f"settle {gas['settle']:>8} ({gas['settle'] // count} per bid)  claim {gas['claim']:>7}  "
               f"plain transfer (reference) {gas['transfer']}")
+    if args.handoffs > 0:
+        gaps, steady = bench_handoff_gaps(args.handoffs, HANDOFF_EPOCH, auction_devnet)
+        block_time = statistics.median(steady)
+        print(f"handoff gap at auction boundaries (3 validators, equal bids, epoch {HANDOFF_EPOCH} L1 blocks), "
+              f"n={len(gaps)}")
+        print(f"  median                    {statistics.median(gaps):6.2f} s  "
+              f"(ratio to block time {statistics.median(gaps) / block_time:.2f})")
+        print(f"  worst                     {max(gaps):6.2f} s  (ratio to block time {max(gaps) / block_time:.2f})")
+        print(f"  one leader's block time   {block_time:6.2f} s  (reference, median of {len(steady)})")
 
 
 if __name__ == "__main__":

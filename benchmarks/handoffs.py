@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,10 +129,13 @@ def watch_urls(network: Devnet) -> dict[str, str]:
     return {s["name"]: network.node_url(s["name"]).replace("http://", "ws://") for s in network.state["sequencers"]}
 
 
-def bench_handoff_gaps(handoffs: int, epoch_length: int) -> tuple[list[float], list[float]]:
-    """Returns (gaps at handoffs, gaps between blocks of one leader), in seconds."""
+def bench_handoff_gaps(handoffs: int, epoch_length: int,
+                       config: Callable[[Path], DevnetConfig] | None = None) -> tuple[list[float], list[float]]:
+    """Returns (gaps at handoffs, gaps between blocks of one leader), in seconds; `config` (a state
+    dir -> the devnet's config) defaults to mode pos with that epoch length."""
     with tempfile.TemporaryDirectory() as state_dir:
-        network = Devnet(pos_config(Path(state_dir), epoch_length, liveness_timeout=epoch_length * 4))
+        network = Devnet(config(Path(state_dir)) if config is not None
+                         else pos_config(Path(state_dir), epoch_length, liveness_timeout=epoch_length * 4))
         network.up()
         try:
             reader = Web3(HTTPProvider(network.node_url("verifier-0")))

@@ -108,7 +108,8 @@ def test_shared_live_prints_handoff_gaps_bundle_latency_and_liveness_coupling() 
                             "after the restart"])
 
 
-def test_auction_prints_gas_of_each_step() -> None:
-    result = run_benchmark("auction.py", "--bidders", "3")
+def test_auction_prints_gas_of_each_step_and_the_handoff_gap() -> None:
+    result = run_benchmark("auction.py", "--bidders", "3", "--handoffs", "2")  # two: see the handoffs smoke
     assert_figures(result, ["L1 gas of the sequencing auction", "3 bidders", "commitBid", "revealBid", "settle",
-                            "per bid", "claim", "plain transfer (reference)"])
+                            "per bid", "claim", "plain transfer (reference)",
+                            "handoff gap at auction boundaries", "median", "worst", "one leader's block time"])
