@@ -6,8 +6,8 @@ header resolved on the loop: py-evm state objects are per VM, and the chain data
 content-addressed trie nodes and blocks (no pruning), so the state at that header's root cannot change
 under the call while the block builder writes new state on the loop.
 
-The work stops itself after CALL_TIME_BUDGET seconds, or sooner when the request's own budget runs
-out (toolkit.rpc.budget), and is answered with geth's "execution aborted (timeout = 5s)".
+The work stops itself after CALL_TIME_BUDGET seconds (geth's "execution aborted (timeout = 5s)"), or
+when the request's own budget runs out first (toolkit.rpc.budget: "-32002 request timed out").
 """
 
 from __future__ import annotations
@@ -32,11 +32,14 @@ _pool = ThreadPoolExecutor(max_workers=CALL_WORKERS, thread_name_prefix="rpc-cal
 async def off_loop(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """`fn(*args, **kwargs)` in a call worker thread, within the time budget; the event loop goes on meanwhile."""
     left = budget.remaining()
-    seconds = CALL_TIME_BUDGET if left is None else max(min(CALL_TIME_BUDGET, left), 0.0)
+    request_binds = left is not None and left < CALL_TIME_BUDGET  # the request runs out first
+    seconds = max(left, 0.0) if request_binds else CALL_TIME_BUDGET
     try:
         return await asyncio.get_running_loop().run_in_executor(
             _pool, functools.partial(_within, seconds, fn, *args, **kwargs))
     except CallTimedOut as exc:
+        if request_binds:
+            raise RpcError(budget.REQUEST_TIMED_OUT, "request timed out") from exc
         raise RpcError(SERVER_ERROR, str(exc)) from exc
 
 
