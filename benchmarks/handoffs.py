@@ -102,10 +102,14 @@ class HeadWatcher:
             except (OSError, websockets.ConnectionClosed):
                 await asyncio.sleep(0.2)  # a killed node: try again until told to stop
 
+    def snapshot(self) -> dict[str, Arrival]:
+        """The first arrival of every block hash announced so far (a copy, safe to read)."""
+        with self._lock:
+            return dict(self.first_seen)
+
     def canonical(self, reader: Web3, first: int, last: int) -> list[Arrival]:
         """Arrivals of the canonical blocks first..last, in order (blocks nobody announced are skipped)."""
-        with self._lock:
-            seen = dict(self.first_seen)
+        seen = self.snapshot()
         arrivals = []
         for number in range(first, last + 1):
             block_hash = "0x" + bytes(reader.eth.get_block(number)["hash"]).hex()
@@ -188,9 +192,8 @@ def bench_failover(liveness_timeout: int) -> tuple[float, float]:
                         for e in registry.events.SequencerChanged().get_logs(from_block=start_block)
                     ):
                         event_at = time.monotonic()
-                    with watcher._lock:
-                        taken_over = [a.seen_at for a in watcher.first_seen.values()
-                                      if a.builder != victim and a.seen_at > killed_at]
+                    taken_over = [a.seen_at for a in watcher.snapshot().values()
+                                  if a.builder != victim and a.seen_at > killed_at]
                     if taken_over and event_at is not None:
                         # keep only blocks the verifier holds as canonical
                         head = reader.eth.block_number

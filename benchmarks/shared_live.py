@@ -22,6 +22,7 @@ Nothing here asserts: these are numbers to watch.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -78,8 +79,7 @@ def signed_arrivals(network: Devnet, watcher: HeadWatcher, chain: int, first: in
     signature (who built it), the time from the earliest `newHeads` at any sequencer node."""
     url = network.node_url("verifier-0", chain)
     last = int(rpc_call(url, "eth_blockNumber"), 16)
-    with watcher._lock:
-        seen = dict(watcher.first_seen)
+    seen = watcher.snapshot()
     arrivals = []
     for number in range(first, last + 1):
         signature = rpc_call(url, "rollup_getBlockSignature", [hex(number)])
@@ -92,21 +92,18 @@ def measure_handoffs(network: Devnet, count: int) -> dict[str, Any]:
     scenario = Scenario(network, CHAINS[0])
     readers = {chain: Web3(HTTPProvider(network.gateway_urls[chain])) for chain in CHAINS}
     watching = watchers(network)
-    for watcher in watching.values():
-        watcher.__enter__()
-    try:
+    with contextlib.ExitStack() as stack:
+        for watcher in watching.values():
+            stack.enter_context(watcher)
         first = {chain: readers[chain].eth.block_number for chain in CHAINS}  # the old leader's last block too
         for _ in range(count):
             leader = scenario.handoff()["next"].lower()
             for chain in CHAINS:  # two blocks of the new leader on each chain: its first, and one to compare
                 poll(lambda chain=chain, leader=leader: sum(
                     signer == leader for _, signer, _ in signed_arrivals(
-                        network, watching[chain], chain, readers[chain].eth.block_number - 4)) >= 2,
+                        network, watching[chain], chain, max(readers[chain].eth.block_number - 4, 0))) >= 2,
                      60, f"two blocks of the new leader on {chain}")
         arrivals = {chain: signed_arrivals(network, watching[chain], chain, first[chain]) for chain in CHAINS}
-    finally:
-        for watcher in watching.values():
-            watcher.__exit__()
     per_chain: dict[int, tuple[list[float], list[float]]] = {}
     changes: dict[int, list[tuple[str, float]]] = {}
     for chain, seen in arrivals.items():

@@ -107,8 +107,7 @@ class L2Node:
         l1 = self.follower.l1
         with self._reading_l1():
             info = await self.mode.auction_status(l1.registry, self.chain_id, await l1.head())
-        if info is None:
-            raise RpcError(SERVER_ERROR, f"mode {self.mode.name} has no auction")
+        assert info is not None, f"mode {self.mode.name} auctions but gave no auction status"
         bidder = self.role.bidder if self.role is not None else None
         info["bidder"] = bidder.status() if bidder is not None else None
         return info

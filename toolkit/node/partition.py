@@ -14,6 +14,8 @@ import logging
 import aiohttp
 from aiohttp import web
 
+from toolkit.rpc.http_errors import Handler
+
 log = logging.getLogger(__name__)
 
 P2P_PREFIX = "/p2p/"
@@ -39,7 +41,7 @@ peer_links = PeerLinks()
 
 
 @web.middleware
-async def refuse_peers_while_cut(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:  # type: ignore[name-defined]
+async def refuse_peers_while_cut(request: web.Request, handler: Handler) -> web.StreamResponse:
     if peer_links.cut and request.path.startswith(P2P_PREFIX):
         return web.json_response({"accepted": False, "error": "partitioned from peers (test control)"}, status=503)
     return await handler(request)
