@@ -1,4 +1,4 @@
-"""The `devnet` command: up, down, status, logs, force-include, sequencer, stake, unstake."""
+"""The `devnet` command: up, down, save, status, logs, force-include, sequencer, stake, unstake."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from devnet.bundle_cli import bundle
 from devnet.config import ConfigError, DevnetConfig, load_config
 from devnet.control import serve_control
 from devnet.network import Devnet, DevnetError, rpc_call
+from devnet.saved import SavedDevnet, SaveError, save_devnet
 from devnet.state import StateError, check_state_dir, read_state, write_state
 from devnet.supervisor import ProcessFailed, pid_alive, stop_pid
 from toolkit.l1.artifacts import ArtifactError
@@ -103,9 +104,12 @@ def main(ctx: click.Context, config_path: Path | None, state_dir: Path | None) -
 @click.option("--verifier-port", type=int, help="verifier node RPC port (0 = any free port)")
 @click.option("--batch-blocks", type=int, help="post a batch once this many L2 blocks wait")
 @click.option("--batch-seconds", type=float, help="post a batch once the oldest waiting block is this old")
+@click.option("--load", "load_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="start the devnet `devnet save DIR` saved (its settings; ports and state dir from here)")
 @click.pass_context
 def up(ctx: click.Context, detach: bool, **flags: Any) -> None:
     """Start Anvil, deploy the contracts, start the sequencer and verifier nodes."""
+    load_dir = flags.pop("load_dir")
     config = _config(
         ctx,
         **{
@@ -124,15 +128,37 @@ def up(ctx: click.Context, detach: bool, **flags: Any) -> None:
             "batcher.max_seconds": flags["batch_seconds"],
         },
     )
+    saved = None
+    if load_dir is not None:
+        config, saved = _loaded(config, load_dir, flags)
     try:
         check_state_dir(config.state_dir)
     except StateError as exc:
         raise click.ClickException(str(exc)) from exc
     _refuse_if_running(config)
     if detach:
-        _up_detached(ctx, config, flags)
+        _up_detached(ctx, config, {**flags, "load": str(load_dir.resolve()) if load_dir else None})
         return
-    _up_foreground(config)
+    _up_foreground(config, saved)
+
+
+# flags that say what a devnet is: a loaded devnet is what its save says
+_SAVED_SETTINGS_FLAGS = ("mode", "sequencers", "chains", "l1_rpc", "l1_key", "l1_block_time", "l2_block_time",
+                         "batch_blocks", "batch_seconds")
+
+
+def _loaded(config: DevnetConfig, load_dir: Path, flags: dict[str, Any]) -> tuple[DevnetConfig, SavedDevnet]:
+    changed = [name for name in _SAVED_SETTINGS_FLAGS if flags.get(name) is not None]
+    if changed:
+        raise click.ClickException(
+            f"--{changed[0].replace('_', '-')} cannot change a saved devnet: --load takes every setting from the "
+            "save (only ports, host and --state-dir from here)"
+        )
+    try:
+        saved = SavedDevnet.read(load_dir)
+        return saved.config(config), saved
+    except (SaveError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _refuse_if_running(config: DevnetConfig) -> None:
@@ -144,8 +170,8 @@ def _refuse_if_running(config: DevnetConfig) -> None:
         raise click.ClickException(f"a devnet is already up (state {config.state_file}); `devnet down` first")
 
 
-def _up_foreground(config: DevnetConfig) -> None:
-    network = Devnet(config)
+def _up_foreground(config: DevnetConfig, saved: SavedDevnet | None = None) -> None:
+    network = Devnet(config, saved=saved)
     stopping = False
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -259,6 +285,27 @@ def down(ctx: click.Context) -> None:
             stopped.append(str(pid))
     _mark_stopped(config)
     console.print("devnet stopped" if stopped else "no devnet process was running")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--timeout", type=float, default=60, show_default=True,
+              help="seconds to wait for the latest L2 blocks to be in a batch on L1")
+@click.pass_context
+def save(ctx: click.Context, directory: Path, timeout: float) -> None:
+    """Save the running devnet into DIRECTORY (its L1 with history; every L2 follows from it).
+
+    Waits until every L2 block built so far is in a batch on L1. `devnet up --load DIRECTORY` starts
+    it again, on any ports, as often as you like."""
+    state = _state(ctx)
+    try:
+        with console.status("waiting for the latest L2 blocks to be on L1..."):
+            saved = save_devnet(state, directory, rpc_call, timeout)
+    except SaveError as exc:
+        raise click.ClickException(str(exc)) from exc
+    heads = ", ".join(f"chain {chain}: block {head.number}" for chain, head in saved.heads.items())
+    console.print(f"saved the devnet into {directory} (L1 block {saved.l1_block}; {heads}); "
+                  f"`devnet up --load {directory}` starts it again")
 
 
 @main.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ from eth_account import Account
 
 from devnet.config import CHAIN_PORT_STRIDE, ChainSettings, DevnetConfig
 from devnet.deploy import Deployment, RegistrySettings, deploy_contracts
+from devnet.saved import SavedDevnet, settings_of
 from devnet.state import write_state
 from devnet.supervisor import ManagedProcess, ProcessFailed, free_port, port_in_use
 from toolkit.accounts import DevAccount, _derive, dev_accounts
@@ -67,6 +69,7 @@ class Devnet:
     gateway_urls: dict[int, str] = field(default_factory=dict)  # chain id -> its gateway
     restarts: dict[str, int] = field(default_factory=dict)  # process name -> restarts after a crash
     l1_chain_id: int = 0  # the L1's eth_chainId, once up (the configured one, or what an existing L1 says)
+    saved: SavedDevnet | None = None  # start this saved devnet (`up --load DIR`) instead of a new one
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
     _watchdog: threading.Thread | None = field(default=None, repr=False)
@@ -99,12 +102,18 @@ class Devnet:
         """Start everything and return the state (also written to the state file)."""
         started = time.monotonic()
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # A new devnet's nodes start with empty data dirs: a signing journal left by an earlier devnet
+        # in this state dir names blocks of another chain (same chain id, same Inbox address on a
+        # fresh Anvil), which the leader would take for its own signatures and re-sign as equivocation.
+        shutil.rmtree(self.state_dir / "nodes", ignore_errors=True)
         try:
             ports = self._choose_ports()
             operators = [_derive_operator(i) for i in range(self.config.sequencer_count)]
             settings = self.config.sequencers
             funding: dict[str, int] = {}
-            if self.config.l1.external:
+            if self.saved is not None:
+                l1_url, deployer_key = self._start_anvil(ports["l1"], self.saved.l1_state_path), ""
+            elif self.config.l1.external:
                 l1_url, deployer_key = self._connect_l1(), self.config.l1.key
                 funding = {op.address: (settings.stake_eth + OPERATOR_GAS_ETH) * ETHER for op in operators}
                 funding[_derive_reporter().address] = OPERATOR_GAS_ETH * ETHER
@@ -113,7 +122,7 @@ class Devnet:
                 l1_url, deployer_key = self._start_anvil(ports["l1"]), dev_accounts(1)[0].private_key
                 for account in [*operators, _derive_reporter()]:
                     rpc_call(l1_url, "anvil_setBalance", [account.address, hex(1000 * ETHER)])
-            deployment = deploy_contracts(
+            deployment = self.saved.deployment if self.saved is not None else deploy_contracts(
                 l1_url, deployer_key, self.config.mode, self.chain_ids,
                 [operator.private_key for operator in operators],
                 RegistrySettings(
@@ -130,9 +139,11 @@ class Devnet:
                 self.config.l1.inclusion_window, self.config.l1.forced_inclusion_fee_wei, funding,
             )
             chains = [self._chain_config(chain) for chain in self.config.chain_list]
+            self._check_saved_genesis(chains)
             self._start_nodes(l1_url, deployment, chains, operators, ports)
             for chain in chains:
                 self._start_gateway(l1_url, deployment, chain.chain_id, ports[("gateway", chain.chain_id)])
+            self._check_saved_heads()
         except BaseException:
             self.down()
             raise
@@ -222,7 +233,7 @@ class Devnet:
                               f"{self.config.sequencer_count} sequencers (stake + gas) and the reporter needs "
                               f"{needed / ETHER + 1:g} ETH")
 
-    def _start_anvil(self, port: int) -> str:
+    def _start_anvil(self, port: int, load_state: Path | None = None) -> str:
         host = self.config.l1.host
         block_time = self.config.l1.block_time
         argv = [
@@ -230,6 +241,8 @@ class Devnet:
             "--chain-id", str(self.config.l1.chain_id), "--block-time", f"{block_time:g}",
             "--accounts", str(self.config.l2.dev_accounts), "--balance", str(self.config.l2.dev_balance_eth),
         ]
+        if load_state is not None:  # a saved devnet's L1: its blocks, receipts and the state at each block
+            argv += ["--load-state", str(load_state)]
         process = ManagedProcess("anvil", argv, self.log_dir / "anvil.log")
         process.start()
         self.processes["anvil"] = process
@@ -242,12 +255,36 @@ class Devnet:
         balance = self.config.l2.dev_balance_eth * ETHER
         alloc = tuple(GenesisAccount(a.address, balance) for a in dev_accounts(self.config.l2.dev_accounts))
         alloc += tuple(GenesisAccount(address, wei) for address, wei in chain.alloc)
+        saved_timestamp = self.saved.genesis_timestamps.get(chain.chain_id) if self.saved is not None else None
         return L2ChainConfig(
             chain_id=chain.chain_id,
-            genesis_timestamp=int(time.time()) - 1,
+            genesis_timestamp=int(time.time()) - 1 if saved_timestamp is None else saved_timestamp,
             alloc=alloc,
             gas_limit=self.config.chain_gas_limit(chain),
         )
+
+    def _check_saved_genesis(self, chains: list[L2ChainConfig]) -> None:
+        """A loaded devnet's chains start from the very genesis blocks they were saved with."""
+        if self.saved is None:
+            return
+        for chain in chains:
+            genesis = "0x" + _genesis_hash(chain).hex()
+            if genesis != self.saved.genesis_hashes.get(chain.chain_id):
+                raise DevnetError(f"chain {chain.chain_id}: the saved settings give genesis {genesis}, the save says "
+                                  f"{self.saved.genesis_hashes.get(chain.chain_id)}: the save is damaged or from "
+                                  "another version")
+
+    def _check_saved_heads(self) -> None:
+        """Every node re-derived each chain from the loaded L1 up to the saved safe head, block for block."""
+        if self.saved is None:
+            return
+        for chain_id, head in self.saved.heads.items():
+            for name in self.node_configs:
+                block = rpc_call(self.node_url(name, chain_id), "eth_getBlockByNumber", [hex(head.number), False])
+                found = block["hash"] if block else None
+                if found != head.hash:
+                    raise DevnetError(f"{name} derived chain {chain_id}'s block {head.number} as {found} from the "
+                                      f"loaded L1, the save says {head.hash}: the save is damaged")
 
     def _start_nodes(
         self, l1_url: str, deployment: Deployment, chains: list[L2ChainConfig], operators: list[DevAccount],
@@ -404,6 +441,7 @@ class Devnet:
             return {
                 "chain_id": chain.chain_id,
                 "genesis_hash": "0x" + _genesis_hash(chain).hex(),
+                "genesis_timestamp": chain.genesis_timestamp,
                 "block_time": self.config.chain_block_time(settings),
                 "rpc": gateway_url,
                 "ws": gateway_url.replace("http://", "ws://"),
@@ -415,6 +453,8 @@ class Devnet:
 
         return {
             "mode": self.config.mode,
+            "settings": settings_of(self.config),
+            "loaded_from": str(self.saved.directory) if self.saved is not None else None,
             "ready": True,
             "started_at": int(time.time()),
             "startup_seconds": round(seconds, 2),

@@ -14,7 +14,9 @@ Fixtures:
     scenario  toolkit.testing.scenario.Scenario on the devnet
 
     @pytest.mark.devnet(mode="committee", sequencers=3, chains=[901], block_time=1)
-    ini: devnet_mode, devnet_sequencers, devnet_chains (comma separated), devnet_block_time, devnet_state
+    ini: devnet_mode, devnet_sequencers, devnet_chains (comma separated), devnet_block_time, devnet_state,
+         devnet_load (a directory `devnet save` wrote: the session starts that devnet, with the contracts
+         and state your set-up left there, instead of a new one; its settings are the save's)
 
 Every test module that marks `devnet` must ask for the same settings: the session has one devnet.
 A project that defines its own `devnet` fixture (as this repository's tests/conftest.py does)
@@ -46,6 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("devnet_chains", "L2 chain ids, comma separated (default: one chain, 901)", default="")
     parser.addini("devnet_block_time", "L2 block time in seconds", default="1")
     parser.addini("devnet_state", "state file of a running devnet to use instead of starting one", default="")
+    parser.addini("devnet_load", "a saved devnet (`devnet save DIR`) to start instead of a new one", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,6 +66,12 @@ def devnet_settings(config: pytest.Config, items: list[pytest.Item]) -> dict[str
         "chains": [int(c) for c in chains.split(",") if c.strip()],
         "block_time": float(config.getini("devnet_block_time")),
     }
+    settings.update(marker_settings(items))
+    return settings
+
+
+def marker_settings(items: list[pytest.Item]) -> dict[str, Any]:
+    """What the collected tests' `devnet` markers ask for (they must agree)."""
     chosen: dict[str, Any] = {}
     for item in items:
         for marker in item.iter_markers(MARKER):
@@ -76,8 +85,7 @@ def devnet_settings(config: pytest.Config, items: list[pytest.Item]) -> dict[str
                         "a session has one devnet"
                     )
                 chosen[key] = value
-    settings.update(chosen)
-    return settings
+    return chosen
 
 
 @pytest.fixture(scope="session")
@@ -87,13 +95,30 @@ def devnet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield AttachedDevnet(Path(state_file))
         return
     from devnet.network import Devnet  # the CLI's package: only needed when we start the devnet
+    from devnet.saved import SavedDevnet, SaveError
     from toolkit.testing.config import fast_config
 
-    settings = devnet_settings(request.config, list(request.session.items))
-    network = Devnet(fast_config(
-        tmp_path_factory.mktemp("devnet"), mode=settings["mode"], sequencers=settings["sequencers"],
-        chains=tuple(settings["chains"]), block_time=settings["block_time"],
-    ))
+    state_dir = tmp_path_factory.mktemp("devnet")
+    load = str(request.config.getini("devnet_load")).strip()
+    if load:
+        try:
+            saved = SavedDevnet.read(Path(load))
+        except SaveError as exc:
+            raise pytest.UsageError(f"devnet_load: {exc}") from exc
+        config = saved.config(fast_config(state_dir))
+        loaded = {"mode": config.mode, "sequencers": config.sequencers.count,
+                  "chains": [c.chain_id for c in config.chain_list], "block_time": config.l2.block_time}
+        for key, value in marker_settings(list(request.session.items)).items():
+            if loaded[key] != value and not (key == "chains" and not value):
+                raise pytest.UsageError(f"devnet({key}={value!r}) differs from the saved devnet {load} "
+                                        f"({key}={loaded[key]!r}): devnet_load takes the save's settings")
+        network = Devnet(config, saved=saved)
+    else:
+        settings = devnet_settings(request.config, list(request.session.items))
+        network = Devnet(fast_config(
+            state_dir, mode=settings["mode"], sequencers=settings["sequencers"],
+            chains=tuple(settings["chains"]), block_time=settings["block_time"],
+        ))
     network.up()
     try:
         yield network

@@ -7,11 +7,13 @@ from contextlib import contextmanager
 
 from devnet.config import DevnetConfig
 from devnet.network import Devnet
+from devnet.saved import SavedDevnet
 
 
 @contextmanager
-def running_devnet(config: DevnetConfig) -> Iterator[Devnet]:
-    network = Devnet(config)
+def running_devnet(config: DevnetConfig, saved: SavedDevnet | None = None) -> Iterator[Devnet]:
+    """`saved`: start that saved devnet (`devnet up --load`) on `config`'s ports and state dir."""
+    network = Devnet(config, saved=saved)
     network.up()
     try:
         yield network
