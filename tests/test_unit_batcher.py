@@ -14,7 +14,7 @@ from toolkit.batch import COMPRESSION_NONE, Batch, BatchBlock, decode_batch
 from toolkit.derivation import Derivation
 from toolkit.forced_queue import ForcedEntry
 from toolkit.l1.client import L1Block
-from toolkit.l2.executor import ExecutedBlock
+from toolkit.l2.executor import BlockExecutionError, ExecutedBlock
 from toolkit.node.chain_state import ChainState
 from toolkit.sequencer.batcher import MAX_BATCH_BYTES, Batcher
 from toolkit.testing import (
@@ -93,9 +93,11 @@ def test_build_batch_round_trips_to_the_blocks() -> None:
 def test_posted_batches_derive_to_the_same_blocks(clock: FakeClock) -> None:
     l1 = InMemoryL1()
     state = new_state()
-    built = blocks(state, 6, origin=l1.mine())
+    origin = l1.mine()
+    built = blocks(state, 4, origin=origin)
     batcher = batcher_for(state, RecordingPoster(l1), max_seconds=0)  # due as soon as a block waits
     assert post(batcher) and batcher.last_posted == 4
+    built += blocks(state, 2, origin=origin)
     assert post(batcher) and batcher.last_posted == 6
     verifier = new_state()
     derivation = Derivation(CHAIN_ID, verifier, l1)
@@ -200,7 +202,7 @@ def test_refused_batch_restarts_from_the_safe_head(clock: FakeClock, reason: str
     assert batcher.last_posted == state.safe_number == 0, "posting restarts from the safe head"
     assert calls == (["rebuild"] if overdue else [])
     assert batcher.overdue_rejections == int(overdue) and batcher.last_error == reason
-    assert post(batcher) and (poster.calls[-1].first, poster.calls[-1].last) == (1, MAX_BLOCKS)
+    assert post(batcher) and (poster.calls[-1].first, poster.calls[-1].last) == (1, 2 * MAX_BLOCKS)  # all waiting
     assert batcher.last_error is None
 
 
@@ -220,3 +222,22 @@ def test_reorgs_and_the_safe_head_move_the_posting_cursor(clock: FakeClock) -> N
     assert later.last_posted == 0
     state.adopt_safe(built[:2], l1_block=5)
     assert post(later) and [(c.first, c.last) for c in other_poster.calls] == [(3, 4)]
+
+
+def test_blocks_sharing_a_second_are_built_posted_and_derived_alike(clock: FakeClock) -> None:
+    """100 ms blocks: several blocks carry one second's timestamp; one before its parent is refused."""
+    l1 = InMemoryL1()
+    state = new_state()
+    origin = l1.mine()
+    second = state.executor.head.timestamp + 1
+    built = [build_block(state, origin, [transfer(1, n)], timestamp=second) for n in range(3)]
+    assert [b.block.header.timestamp for b in built] == [second] * 3
+    with pytest.raises(BlockExecutionError, match="before the parent"):
+        build_block(state, origin, [transfer(1, 3)], timestamp=second - 1)
+    assert post(batcher_for(state, RecordingPoster(l1), max_seconds=0))
+    verifier = new_state()
+    derivation = Derivation(CHAIN_ID, verifier, l1)
+    while asyncio.run(derivation.step()):
+        pass
+    assert derivation.skipped == [] and verifier.safe_number == 3
+    assert [verifier.executor.canonical_hash(n) for n in range(1, 4)] == [b.hash for b in built]

@@ -17,11 +17,11 @@ from eth import constants
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import Chain
 from eth.db.atomic import AtomicDB
-from eth.vm.forks import PragueVM
 from eth_utils import ValidationError, keccak, to_canonical_address
 
 from toolkit.l2.calls import CallRefused, CallRequest, CallReverted, StateOverrides, estimate, run_call
 from toolkit.l2.chain_config import L2ChainConfig
+from toolkit.l2.l2_vm import L2PragueVM
 from toolkit.l2.predeploys import genesis_accounts
 from toolkit.l2.transactions import InvalidTransaction, decode_raw_transaction
 
@@ -98,7 +98,7 @@ class L2Executor:
         self.config = config
         chain_class = Chain.configure(
             __name__=f"L2Chain{config.chain_id}",
-            vm_configuration=((constants.GENESIS_BLOCK_NUMBER, PragueVM),),
+            vm_configuration=((constants.GENESIS_BLOCK_NUMBER, L2PragueVM),),
             chain_id=config.chain_id,
         )
         genesis_params = {
@@ -217,9 +217,9 @@ class L2Executor:
         node makes the same decision. Ordinary transactions: `strict` raises on the first invalid
         one (derivation, gossip); otherwise they are skipped (the sequencer building a block).
         """
-        if attributes.timestamp <= parent.timestamp:
+        if attributes.timestamp < parent.timestamp:  # equal is fine: sub-second blocks share a second
             raise BlockExecutionError(
-                f"timestamp {attributes.timestamp} is not after the parent's {parent.timestamp}"
+                f"timestamp {attributes.timestamp} is before the parent's {parent.timestamp}"
             )
         vm_class = self.chain.get_vm_class_for_block_number(parent.block_number + 1)
         header = vm_class.create_header_from_parent(

@@ -16,12 +16,12 @@ from typing import Any
 
 from eth.abc import BlockAPI, ComputationAPI, MessageAPI, StateAPI, TransactionContextAPI
 from eth.chains.base import Chain
-from eth.vm.forks import PragueVM
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
 from eth_utils import to_checksum_address
 
 from toolkit.l2.call_deadline import limit_state
+from toolkit.l2.l2_vm import L2PragueVM
 
 CALL_OPCODES = {"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2"}
 MAX_STRUCT_LOGS = 100_000
@@ -221,7 +221,7 @@ class TracedPragueComputation(PragueComputation):
 
 
 TracedPragueState = PragueState.configure(__name__="TracedPragueState", computation_class=TracedPragueComputation)
-TracedPragueVM = PragueVM.configure(__name__="TracedPragueVM", _state_class=TracedPragueState)
+TracedPragueVM = L2PragueVM.configure(__name__="TracedPragueVM", _state_class=TracedPragueState)
 
 
 def traced_chain(chain: Chain) -> Chain:

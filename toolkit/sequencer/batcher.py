@@ -1,7 +1,8 @@
 """The leader's batch poster: unsafe L2 blocks -> compressed batch -> Inbox.postBatch on L1.
 
 A batch is posted when `max_blocks` blocks wait, or when the oldest waiting block is older than
-`max_seconds`. A batch L1 refuses is logged with the reason and posting restarts from the safe head.
+`max_seconds`; it carries every block waiting then (up to MAX_BATCH_BYTES), so the safe head keeps
+up with any block rate (at 100 ms blocks, ten or more blocks wait for each L1 block). A batch L1 refuses is logged with the reason and posting restarts from the safe head.
 When L1 refuses it because a forced entry is overdue (ForcedTxOverdue), `on_forced_overdue` is
 called so the node rebuilds its unsafe blocks with the entry in, rather than retrying forever.
 """
@@ -138,7 +139,7 @@ class Batcher:
             self.last_posted = min(self.last_posted, safe)
 
     def next_batch(self, force: bool = False) -> PendingBatch | None:
-        """The batch due now (blocks after the last posted, at most max_blocks and MAX_BATCH_BYTES), if any;
+        """The batch due now (every block after the last posted, at most MAX_BATCH_BYTES), if any;
         with `force`, whatever waits even if it is not due yet."""
         self._forget_vanished()
         self._reorgs_at_build = self._l1_reorgs
@@ -147,7 +148,7 @@ class Batcher:
         if not self.due() and not (force and self.state.unsafe_number > self.last_posted):
             return None
         first = self.last_posted + 1
-        last = min(self.state.unsafe_number, first + self.max_blocks - 1)
+        last = self.state.unsafe_number
         data = self.build_batch(first, last)
         while len(data) > MAX_BATCH_BYTES and last > first:
             last = first + (last - first) // 2

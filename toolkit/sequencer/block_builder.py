@@ -88,7 +88,7 @@ class BlockBuilder:
             origin_number, origin_hash = parent_attributes.l1_origin_number, parent_attributes.l1_origin_hash
         start = parent_attributes.forced_end
         attributes = BlockAttributes(
-            timestamp=max(int(time.time()), parent.timestamp + 1),
+            timestamp=max(int(time.time()), parent.timestamp),  # blocks within one second share it
             l1_origin_number=origin_number,
             l1_origin_hash=origin_hash,
             forced_start=start,

@@ -75,6 +75,7 @@ class SequencerRole:
         follower.on_caught_up.append(self._replay_own_blocks)
         self.bidder = follower.mode.bidder(self)  # mode auction: commits, reveals, settles
         self._tx_arrived = asyncio.Event()
+        self._last_build_at = 0.0  # wall time our build loop last started a block
         self._refused_height = -1
         self.batching = True  # test control: false holds batches back
         self._tasks: list[asyncio.Task[None]] = []
@@ -160,8 +161,11 @@ class SequencerRole:
                 if not self.pool.executable():
                     continue
             else:
-                next_tick = self.executor.head.timestamp + self.config.block_time
+                # Header timestamps are whole seconds: the cadence is kept by the wall time of our own
+                # last block (a block of another leader counts from its timestamp).
+                next_tick = max(self.executor.head.timestamp, self._last_build_at) + self.config.block_time
                 await asyncio.sleep(max(0.0, next_tick - time.time()))
+            self._last_build_at = time.time()
             try:
                 built = await self._build_one()
             except asyncio.CancelledError:
