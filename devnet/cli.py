@@ -99,7 +99,7 @@ def main(ctx: click.Context, config_path: Path | None, state_dir: Path | None) -
 @click.option("--l1-key", type=str, envvar="DEVNET_L1_KEY",
               help="with --l1-rpc: a funded L1 private key that deploys and funds the sequencers (or $DEVNET_L1_KEY)")
 @click.option("--l1-block-time", type=float, help="seconds per L1 block")
-@click.option("--l2-block-time", type=float, help="seconds per L2 block (0 = a block per transaction)")
+@click.option("--l2-block-time", type=float, help="seconds per L2 block, e.g. 0.1 (0 = a block per transaction)")
 @click.option("--sequencer-port", type=int, help="first sequencer node's RPC port; the i-th uses +i (0 = free ports)")
 @click.option("--verifier-port", type=int, help="verifier node RPC port (0 = any free port)")
 @click.option("--batch-blocks", type=int, help="post a batch once this many L2 blocks wait")

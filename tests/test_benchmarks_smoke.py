@@ -97,19 +97,3 @@ def test_shared_prints_gas_per_block_shared_and_per_chain() -> None:
     result = run_benchmark("shared.py", "--chains", "1,2", "--blocks", "1", "--transfers", "1")
     assert_figures(result, ["L1 gas per L2 block", "one batch per chain (reference)", "shared batch",
                             "L1 transactions per posting"])
-
-
-def test_shared_live_prints_handoff_gaps_bundle_latency_and_liveness_coupling() -> None:
-    result = run_benchmark("shared_live.py", "--handoffs", "1", "--bundles", "2", "--outage", "2")
-    assert_figures(result, ["handoff gap across all chains", "chain 901: handoffs", "chain 902: handoffs",
-                            "one leader's block time (reference)", "bundle latency, send -> both receipts",
-                            "inclusion bundle, 2 chains", "single transfer (reference)", "ratio bundle / single",
-                            "liveness coupling: every validator SIGKILLed", "blocks during the outage",
-                            "after the restart"])
-
-
-def test_auction_prints_gas_of_each_step_and_the_handoff_gap() -> None:
-    result = run_benchmark("auction.py", "--bidders", "3", "--handoffs", "2")  # two: see the handoffs smoke
-    assert_figures(result, ["L1 gas of the sequencing auction", "3 bidders", "commitBid", "revealBid", "settle",
-                            "per bid", "claim", "plain transfer (reference)",
-                            "handoff gap at auction boundaries", "median", "worst", "one leader's block time"])

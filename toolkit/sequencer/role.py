@@ -75,7 +75,7 @@ class SequencerRole:
         follower.on_caught_up.append(self._replay_own_blocks)
         self.bidder = follower.mode.bidder(self)  # mode auction: commits, reveals, settles
         self._tx_arrived = asyncio.Event()
-        self._last_build_at = 0.0  # wall time our build loop last started a block
+        self._last_tick = 0.0  # the wall-clock tick our build loop last built at
         self._refused_height = -1
         self.batching = True  # test control: false holds batches back
         self._tasks: list[asyncio.Task[None]] = []
@@ -161,11 +161,13 @@ class SequencerRole:
                 if not self.pool.executable():
                     continue
             else:
-                # Header timestamps are whole seconds: the cadence is kept by the wall time of our own
-                # last block (a block of another leader counts from its timestamp).
-                next_tick = max(self.executor.head.timestamp, self._last_build_at) + self.config.block_time
-                await asyncio.sleep(max(0.0, next_tick - time.time()))
-            self._last_build_at = time.time()
+                # Header timestamps are whole seconds: the cadence is a grid of wall-clock ticks from our
+                # own last one (a block of another leader counts from its timestamp). A late tick does
+                # not move the grid, unless we are a whole block time behind (then it starts again).
+                block_time = self.config.block_time
+                tick = max(self.executor.head.timestamp, self._last_tick) + block_time
+                await asyncio.sleep(max(0.0, tick - time.time()))
+                self._last_tick = tick if time.time() - tick < block_time else time.time()
             try:
                 built = await self._build_one()
             except asyncio.CancelledError:
