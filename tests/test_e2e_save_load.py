@@ -1,7 +1,8 @@
 """`devnet save DIR` / `devnet up --load DIR`: a devnet with a user's set-up in it, saved and started again.
 
 The save is the L1 with its history; every node re-derives each L2 from it, and the loaded devnet is
-checked block for block against the saved safe head. Also through the pytest plugin (`devnet_load`),
+checked block for block against the saved safe head. The devnet makes 0.2 s blocks, so several blocks
+share a second's timestamp, and those too are batched, attested, derived and re-derived alike. Also through the pytest plugin (`devnet_load`),
 which is what lets a test suite skip its set-up.
 """
 
@@ -12,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -45,12 +47,20 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_a_saved_devnet_starts_again_with_every_block_and_goes_on(tmp_path: Path) -> None:
-    config = fast_config(tmp_path / "run", mode="committee", sequencers=2)
+    config = fast_config(tmp_path / "run", mode="committee", sequencers=2, block_time=0.2)
     save_dir = tmp_path / "save"
     with running_devnet(config) as network:
         w3 = Web3(HTTPProvider(network.gateway_url))
         deployed = _send(w3, {"data": "0x" + RETURNS_42_INIT.hex()})  # a user's set-up: a contract and a payment
         paid = _send(w3, {"to": DEAD, "value": 12_345})
+
+        def two_blocks_share_a_second() -> bool:
+            head = w3.eth.get_block("latest")
+            parent = w3.eth.get_block(head["parentHash"])
+            assert head["timestamp"] <= time.time(), "L2 time ran ahead of the wall clock"
+            return head["timestamp"] == parent["timestamp"]
+
+        wait_for(two_blocks_share_a_second, timeout=30, what="two 0.2 s blocks in one second")
         saved_cli = _cli("--state-dir", str(config.state_dir), "save", str(save_dir))
         assert saved_cli.returncode == 0, saved_cli.stderr + saved_cli.stdout
         l1 = Web3(HTTPProvider(network.state["l1"]["rpc"]))
