@@ -3,8 +3,9 @@
 1. Re-derivation after a depth-10 L1 reorg that moves every batch of those 10 L1 blocks (detect the
    fork, reset, derive the new branch: the blocks are reused, not executed again), in process with
    the real executor; reference: deriving the same L1 range the first time.
-2. Anvil's own evm_snapshot + evm_revert (median of N): the reference a per-test devnet snapshot
-   and revert will be measured against (the devnet-wide snapshot is not implemented yet).
+2. The devnet-wide snapshot + revert the plugin runs around each test (L1 and every node of a pos
+   devnet with 3 validators; each round's test sends a transfer and waits for its receipt), median
+   of N; reference: Anvil's own evm_snapshot + evm_revert (one block mined between).
 3. With --devnet: time to a ready session devnet through the plugin (a pytest run of one test that
    asks for `devnet`); reference: a bare Anvil to its first answer.
 
@@ -29,7 +30,17 @@ from devnet.network import rpc_call  # noqa: E402
 from devnet.supervisor import ManagedProcess, free_port  # noqa: E402
 from toolkit.derivation import Derivation  # noqa: E402
 from toolkit.l1.artifacts import find_foundry_tool  # noqa: E402
-from toolkit.testing import CHAIN_ID, InMemoryL1, batch_data, build_block, new_state, transfer  # noqa: E402
+from toolkit.testing import (  # noqa: E402
+    CHAIN_ID,
+    InMemoryL1,
+    batch_data,
+    build_block,
+    fast_config,
+    new_state,
+    transfer,
+)
+from toolkit.testing.isolation import revert_snapshot, take_snapshot  # noqa: E402
+from toolkit.testing.running import running_devnet  # noqa: E402
 
 L1_BLOCKS_WITH_BATCHES = 12  # more than the reorg's depth
 
@@ -87,6 +98,25 @@ def bench_anvil_snapshot(url: str, runs: int) -> float:
     return statistics.median(times)
 
 
+def bench_devnet_snapshot(work: Path, runs: int, validators: int) -> tuple[float, float]:
+    """(median snapshot seconds, median revert seconds) on a pos devnet, a transfer in between."""
+    from web3 import HTTPProvider, Web3
+
+    taking, reverting = [], []
+    with running_devnet(fast_config(work / "pos", mode="pos", sequencers=validators)) as network:
+        w3 = Web3(HTTPProvider(network.gateway_url))
+        sender = network.state["accounts"][1]
+        for _ in range(runs):
+            snapshot = take_snapshot(network.state)
+            taking.append(snapshot.seconds)
+            tx = {"to": sender["address"], "value": 1, "gas": 21_000, "gasPrice": w3.eth.gas_price,
+                  "chainId": w3.eth.chain_id, "nonce": w3.eth.get_transaction_count(sender["address"], "pending")}
+            raw = w3.eth.account.sign_transaction(tx, sender["private_key"]).raw_transaction
+            w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(raw), timeout=60)
+            reverting.append(revert_snapshot(network.state, snapshot))
+    return statistics.median(taking), statistics.median(reverting)
+
+
 def bench_plugin_devnet(work: Path) -> float:
     (work / "test_ready.py").write_text("def test_ready(devnet):\n    assert devnet.state['ready']\n")
     (work / "pytest.ini").write_text("[pytest]\n")
@@ -101,7 +131,8 @@ def bench_plugin_devnet(work: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--blocks", type=int, default=96, help="L2 blocks before the reorg (at least 12)")
-    parser.add_argument("--snapshots", type=int, default=20, help="Anvil snapshot+revert rounds")
+    parser.add_argument("--snapshots", type=int, default=20, help="snapshot+revert rounds (devnet and Anvil)")
+    parser.add_argument("--validators", type=int, default=3, help="validators of the pos devnet snapshotted")
     parser.add_argument("--devnet", action="store_true", help="also time a session devnet through the plugin")
     args = parser.parse_args()
     first, again, moved = bench_rederivation(max(args.blocks, L1_BLOCKS_WITH_BATCHES))
@@ -114,9 +145,12 @@ def main() -> int:
             snapshot = bench_anvil_snapshot(url, args.snapshots)
         finally:
             anvil.stop()
+        taking, reverting = bench_devnet_snapshot(Path(tmp), args.snapshots, args.validators)
         print("snapshot + revert per test")
+        print(f"  devnet-wide, pos with {args.validators} validators (median of {args.snapshots}): "
+              f"{(taking + reverting) * 1000:.1f} ms (snapshot {taking * 1000:.1f}, revert {reverting * 1000:.1f})")
         print(f"  Anvil evm_snapshot + evm_revert (reference, median of {args.snapshots}): {snapshot * 1000:.1f} ms")
-        print("  devnet-wide snapshot + revert: not implemented yet")
+        print(f"  ratio devnet / Anvil: {(taking + reverting) / snapshot:.0f}")
         if args.devnet:
             ready = bench_plugin_devnet(Path(tmp))
             print("time to a ready session devnet")

@@ -344,6 +344,7 @@ class Devnet:
             nodes={node: self.node_url(node, chain_id) for node in self.node_configs},
             validator_urls=dict(next(c for c in self.node_configs["verifier-0"]
                                      if c.chain.chain_id == chain_id).validator_urls),
+            test_controls=self.config.nodes.test_controls,
         )
         path = self.state_dir / "nodes" / f"{name}.json"
         path.write_text(json.dumps(asdict(gateway_config), indent=2))
@@ -446,7 +447,8 @@ class Devnet:
                 "rpc": gateway_url,
                 "ws": gateway_url.replace("http://", "ws://"),
                 "gateway": {"name": gateway.name, "rpc": gateway_url, "pid": gateway.pid,
-                            "log": str(gateway.log_path), "restarts": 0},
+                            "log": str(gateway.log_path), "restarts": 0,
+                            "admin": gateway_url + ADMIN_PATH if self.config.nodes.test_controls else None},
                 "nodes": [node_entry(name, next(c for c in configs if c.chain.chain_id == chain.chain_id))
                           for name, configs in self.node_configs.items()],
             }

@@ -89,7 +89,7 @@ def test_plugin_prints_rederivation_and_snapshot_reference() -> None:
         "L1 reorg, depth 10",
         "re-derivation after the reorg",
         "first derivation of the same L1 (reference)",
-        "Anvil evm_snapshot + evm_revert (reference",
+        "devnet-wide, pos with 3 validators", "Anvil evm_snapshot + evm_revert (reference", "ratio devnet / Anvil",
     ])
 
 

@@ -34,8 +34,13 @@ def run_example(devnet: Devnet, *args: str) -> subprocess.CompletedProcess[str]:
 def test_example_payments_client_passes_with_the_plugin(devnet: Devnet) -> None:
     result = run_example(devnet)
     # the handoff and crash tests need several sequencers: skipped here, saying why, run below
-    assert "3 passed, 2 skipped" in result.stdout, result.stdout[-2000:]
+    assert "5 passed, 2 skipped" in result.stdout, result.stdout[-2000:]
     assert "mode single has one sequencer" in result.stdout, result.stdout[-2000:]
+    # fixture isolation, in the other order too (the run above spends first, then expects the balance)
+    isolation = "tests/test_isolation.py::test_a_test_that_"
+    reversed_order = run_example(devnet, isolation + "expects_the_balance_it_started_with",
+                                 isolation + "pays_most_of_a_balance_away")
+    assert "2 passed" in reversed_order.stdout, reversed_order.stdout[-2000:]
 
 
 @pytest.mark.slow

@@ -35,13 +35,15 @@ def test_sequencer_skips_invalid_transactions_and_derivation_refuses_them() -> N
         executor.execute_block(executor.head, ATTRIBUTES, [transfer(0, 0), bad[0]], strict=True)
 
 
-def test_timestamps_must_increase() -> None:
+def test_timestamps_never_decrease_and_blocks_may_share_a_second() -> None:
     executor = L2Executor(chain_config())
-    stale = BlockAttributes(
-        timestamp=chain_config().genesis_timestamp, l1_origin_number=0, l1_origin_hash=b"\0" * 32
-    )
-    with pytest.raises(BlockExecutionError, match="timestamp"):
+    genesis = chain_config().genesis_timestamp
+    stale = BlockAttributes(timestamp=genesis - 1, l1_origin_number=0, l1_origin_hash=b"\0" * 32)
+    with pytest.raises(BlockExecutionError, match="before the parent"):
         executor.execute_block(executor.head, stale, [], strict=True)
+    same_second = BlockAttributes(timestamp=genesis, l1_origin_number=0, l1_origin_hash=b"\0" * 32)
+    block = executor.execute_block(executor.head, same_second, [transfer(0, 0)], strict=True)
+    assert block.block.header.timestamp == genesis and len(block.block.transactions) == 1
 
 
 def test_rewind_drops_blocks_and_their_transaction_index() -> None:

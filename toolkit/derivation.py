@@ -29,6 +29,7 @@ and the signing guard follow.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,9 +80,14 @@ class Derivation:
         self.last_l1_reorg: dict[str, int] | None = None
         self.on_l1_reorg: list[Callable[[int], None]] = []  # called with the fork point
         self._origins_checked: tuple[int, bytes] | None = None  # highest unsafe block whose origin is checked
+        self._stepping = asyncio.Lock()  # the node's L1 loop and a devnet revert both step
 
     async def step(self) -> bool:
         """Process new L1 blocks; returns True when there may be more to do right away."""
+        async with self._stepping:
+            return await self._step()
+
+    async def _step(self) -> bool:
         head = self.l1_head = await self.l1.head()
         fork = await self.traversal.fork_point(self.l1, head)
         if fork is not None:

@@ -38,9 +38,11 @@ from toolkit.bounded_json import JsonTooDeep, loads_bounded
 from toolkit.l1.client import L1Client
 from toolkit.l1_traversal import L1Traversal
 from toolkit.modes import mode_named
+from toolkit.node.config import ADMIN_PATH
 from toolkit.rpc.cors import cors_middleware
 from toolkit.rpc.errors import INVALID_PARAMS, INVALID_REQUEST, LIMIT_EXCEEDED, PARSE_ERROR
 from toolkit.rpc.http_errors import json_errors
+from toolkit.rpc.server import JsonRpcServer
 
 log = logging.getLogger("toolkit.gateway")
 
@@ -117,6 +119,7 @@ class GatewayConfig:
     mode: str
     nodes: dict[str, str]  # name -> base URL
     validator_urls: dict[str, str] = field(default_factory=dict)  # address -> base URL
+    test_controls: bool = False  # POST /admin: devnet_forgetWrites (a devnet revert), never on "/"
 
     @classmethod
     def load(cls, path: Path) -> GatewayConfig:
@@ -204,6 +207,13 @@ class Gateway:
             reply = by_id.get(request.get("id"), {})
             if isinstance(reply.get("result"), str) and isinstance(params, list) and params:
                 self.unconfirmed[reply["result"]] = (params[0], now, now)
+
+    async def forget_writes(self, params: list[Any]) -> int:
+        """Test control (a devnet revert): the transactions accepted so far never happened; none is
+        re-sent. Returns how many were forgotten."""
+        forgotten = len(self.unconfirmed)
+        self.unconfirmed.clear()
+        return forgotten
 
     async def settle_writes(self) -> None:
         """Drop confirmed transactions; send again those that should have landed by now."""
@@ -449,6 +459,8 @@ async def serve(config: GatewayConfig) -> None:
     gateway.session = aiohttp.ClientSession(timeout=TIMEOUT)
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[cors_middleware, json_errors])
     app.router.add_route("*", "/", gateway.handle_http)
+    if config.test_controls:
+        JsonRpcServer({"devnet_forgetWrites": gateway.forget_writes}).add_routes(app, ADMIN_PATH)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, config.host, config.port).start()

@@ -180,5 +180,12 @@ class TxPool:
             if not slots:
                 self._by_sender.pop(entry.sender, None)
 
+    def clear(self) -> int:
+        """Empty the pool (a devnet revert: what was sent after the snapshot never happened); returns how many."""
+        count = len(self._by_hash)
+        self._by_hash.clear()
+        self._by_sender.clear()
+        return count
+
     def content(self) -> dict[str, list[PoolEntry]]:
         return {sender: [slots[n] for n in sorted(slots)] for sender, slots in self._by_sender.items()}

@@ -47,6 +47,7 @@ class AuctionMode(PosMode):
     name = "auction"
     registry_contract = "SequencerAuction"
     auctions = True
+    revert_unsupported = "a bidder's sealed bids (their salts) live only in its memory, not in a snapshot"
     description = "sealed-bid second-price auction per epoch among bonded validators; pos leader when no bid"
 
     def registry_constructor(self, factory: Any, admin: str, operators: list[str], settings: RegistrySettings) -> Any:

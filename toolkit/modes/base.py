@@ -69,6 +69,8 @@ class Mode:
     stakes: ClassVar[bool] = False  # stake/unstake, slashing evidence (equivocation, censorship)
     auctions: ClassVar[bool] = False  # sealed-bid auction for each epoch (commitBid / revealBid / settle)
     shares_batches: ClassVar[bool] = False  # one batcher per node posts every chain's blocks in one L1 tx
+    # why devnet_snapshot / devnet_revert cannot return this mode's nodes to a snapshot (None: they can)
+    revert_unsupported: ClassVar[str | None] = None
 
     def check_chain_count(self, count: int) -> str | None:
         """Why this mode cannot run `count` L2 chains (None: it can)."""

@@ -16,6 +16,7 @@ MAX_SHARED_CHAINS = 8
 
 class SharedMode(PosMode):
     name = "shared"
+    revert_unsupported = "cross-chain bundles and shared batches are not in a node's snapshot yet"
     registry_contract = "SharedStakingRegistry"
     description = "one staked set orders several chains: one leader per epoch, one attested L1 batch for all"
     shares_batches = True

@@ -111,6 +111,10 @@ def build_app(node: L2Node, siblings: dict[int, L2Node] | None = None) -> web.Ap
         # (the sender would drop them): it asks the sender to come back instead.
         if not node.ready.is_set():
             return web.json_response({"error": "catching up with L1; retry later"}, status=503)
+        # Held for a devnet snapshot or revert: a peer not yet reverted would hand over transactions
+        # that the revert undoes; it keeps them and retries (and its own revert empties its pool).
+        if node.role is not None and node.role.held:
+            return web.json_response({"error": "held for a devnet snapshot or revert; retry later"}, status=503)
         return await take_handoff(request)
 
     app.router.add_post(HANDOFF_PATH, receive_handoff)

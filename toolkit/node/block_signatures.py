@@ -41,3 +41,8 @@ class BlockSignatures:
 
     def by_hash(self, block_hash: bytes) -> BlockSignature | None:
         return self._by_hash.get(block_hash)
+
+    def forget_above(self, number: int) -> None:
+        """A devnet revert: blocks above `number` never happened."""
+        for block_hash in [h for h, s in self._by_hash.items() if s.block.number > number]:
+            del self._by_hash[block_hash]

@@ -91,6 +91,15 @@ class ChainState:
         self.safe_number = number
         return number
 
+    def revert_to(self, number: int, safe: int, finalized: int) -> None:
+        """A devnet revert (test control): the heads go back to a snapshot's, finalized included, which
+        no reorg may do. Blocks above `number` are dropped as in any reorg (subscribers see them removed)."""
+        self.finalized_number = min(self.finalized_number, finalized)
+        self.safe_number = min(self.safe_number, safe)
+        for later in [n for n in self.l1_block_of_safe if n > self.safe_number]:
+            del self.l1_block_of_safe[later]
+        self.rewind_unsafe(number)
+
     def update_finalized(self, l1_finalized: int) -> None:
         number = self.finalized_number
         while number + 1 <= self.safe_number and self.l1_block_of_safe.get(number + 1, 1 << 62) <= l1_finalized:

@@ -18,6 +18,7 @@ from toolkit.l1.client import L1Client
 from toolkit.node.config import NodeConfig
 from toolkit.node.follower import ChainFollower
 from toolkit.node.partition import peer_links
+from toolkit.node.snapshots import NodeSnapshots
 from toolkit.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
 from toolkit.sequencer.bundles import BundleBook, BundleRefused, parse_bundle
 from toolkit.sequencer.role import SequencerRole
@@ -42,6 +43,7 @@ class L2Node:
         self.bundle_chains: list[int] = []
         self.bundle_runner: Any = None
         self.bundle_audit: Any = None  # mode shared, verifier: the all-chains bundle check
+        self.snapshots = NodeSnapshots(self)
 
     @property
     def pool(self) -> Any:
@@ -173,6 +175,23 @@ class L2Node:
 
     def equivocate(self) -> dict[str, Any]:
         return self._role().equivocate()
+
+    async def hold(self, held: bool) -> bool:
+        """Build and post nothing while a devnet snapshot or revert is taken (a verifier holds nothing)."""
+        return await self.role.hold(held) if self.role is not None else held
+
+    def snapshot(self) -> dict[str, Any]:
+        self._check_revertible()
+        return self.snapshots.take()
+
+    async def revert(self, snapshot_id: int) -> dict[str, Any]:
+        self._check_revertible()
+        return await self.snapshots.revert(snapshot_id)
+
+    def _check_revertible(self) -> None:
+        if self.mode.revert_unsupported is not None:
+            raise RpcError(SERVER_ERROR, f"mode {self.mode.name} cannot snapshot and revert: "
+                                         f"{self.mode.revert_unsupported}")
 
     def set_partitioned(self, partitioned: bool) -> bool:
         """Cut this node off from its peers (both ways) or restore the links (toolkit.node.partition)."""

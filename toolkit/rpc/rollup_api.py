@@ -77,6 +77,9 @@ class RollupApi:
             "devnet_setBatching": self.devnet_setBatching,
             "devnet_splitBundles": self.devnet_splitBundles,
             "devnet_setPartitioned": self.devnet_setPartitioned,
+            "devnet_hold": self.devnet_hold,
+            "devnet_snapshot": self.devnet_snapshot,
+            "devnet_revert": self.devnet_revert,
         }
 
     async def rollup_syncStatus(self, params: list[Any]) -> dict[str, Any]:
@@ -168,6 +171,27 @@ class RollupApi:
         if not isinstance(enabled, bool):
             raise invalid_params("expected true or false")
         return self.node.split_bundles(enabled)
+
+    async def devnet_hold(self, params: list[Any]) -> bool:
+        """Test control: true makes a sequencer build and post nothing (answered once a block being
+        built is done) until false again; what a devnet-wide snapshot or revert is taken under."""
+        p.expect_count(params, 1)
+        held = p.arg(params, 0, "held")
+        if not isinstance(held, bool):
+            raise invalid_params("expected true or false")
+        return await self.node.hold(held)
+
+    async def devnet_snapshot(self, params: list[Any]) -> dict[str, Any]:
+        """Test control: this node's part of a devnet-wide snapshot (README: snapshot and revert):
+        {id, head, hash, safe, finalized}."""
+        p.expect_count(params, 0)
+        return self.node.snapshot()
+
+    async def devnet_revert(self, params: list[Any]) -> dict[str, Any]:
+        """Test control: back to a snapshot this node took, after the L1 went back (evm_revert); the
+        snapshot and every later one are used up."""
+        p.expect_count(params, 1)
+        return await self.node.revert(p.quantity(p.arg(params, 0, "id"), "id"))
 
     async def devnet_setPartitioned(self, params: list[Any]) -> bool:
         """Test control: true cuts this node off from its peers both ways (gossip, sync, attestations,

@@ -78,6 +78,8 @@ class SequencerRole:
         self._last_tick = 0.0  # the wall-clock tick our build loop last built at
         self._refused_height = -1
         self.batching = True  # test control: false holds batches back
+        self.held = False  # test control: true while a devnet snapshot or revert is taken
+        self._building = asyncio.Lock()  # one block at a time; a hold waits for the one being built
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- lifecycle -----
@@ -152,7 +154,7 @@ class SequencerRole:
     async def _build_loop(self) -> None:
         await self.follower.ready.wait()
         while True:
-            if not self.leadership.is_leader:
+            if not self.leadership.is_leader or self.held:
                 await asyncio.sleep(self.config.l1_poll_seconds)
                 continue
             if self.config.block_time == 0:
@@ -169,7 +171,8 @@ class SequencerRole:
                 await asyncio.sleep(max(0.0, tick - time.time()))
                 self._last_tick = tick if time.time() - tick < block_time else time.time()
             try:
-                built = await self._build_one()
+                async with self._building:
+                    built = not self.held and await self._build_one()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -297,7 +300,7 @@ class SequencerRole:
         await self.follower.ready.wait()
         while True:
             try:
-                if self.leadership.is_leader and self.batching:
+                if self.leadership.is_leader and self.batching and not self.held:
                     await self.batcher.post_due()
                 self.follower.stalls.progressed("batch")
             except asyncio.CancelledError:
@@ -327,6 +330,28 @@ class SequencerRole:
         self.state.rewind_unsafe(self.state.safe_number)
 
     # ----- test controls -----
+    async def hold(self, held: bool) -> bool:
+        """Build and post nothing (true) until false again; returns once a block being built is done."""
+        self.held = held
+        async with self._building:
+            pass
+        return held
+
+    def controls(self) -> dict[str, Any]:
+        """The test controls set on this sequencer (a devnet snapshot keeps them)."""
+        return {"censored": sorted(self.pool.censored), "ignoreForced": self.builder.ignore_forced,
+                "batching": self.batching}
+
+    def revert_to(self, number: int, controls: dict[str, Any]) -> None:
+        """A devnet revert to L2 block `number` (the chain already rewound): what we signed above it and
+        what our pool holds never happened; the test controls go back as they were."""
+        self.guard.revert_above(self.chain_id, number)
+        self.pool.clear()
+        self._refused_height = -1
+        self.set_censored(list(controls["censored"]))
+        self.builder.ignore_forced = bool(controls["ignoreForced"])
+        self.batching = bool(controls["batching"])
+
     def set_censored(self, addresses: list[str]) -> list[str]:
         """Replace the set of L2 senders whose transactions this sequencer leaves out."""
         self.pool.censored = {to_checksum_address(a) for a in addresses}

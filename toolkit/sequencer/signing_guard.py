@@ -10,6 +10,8 @@ those heights anew.
 The one deliberate exception is `release_above`: the recovery of a sequencer whose batch L1
 refused for skipping an overdue forced entry (only a censoring or misbehaving sequencer gets
 there). It is logged as what it is, slashable equivocation, and recorded in the journal.
+`revert_above` records a devnet revert (test control) the same way: L1 went back to before
+those signatures, so no evidence of them is left to slash with.
 """
 
 from __future__ import annotations
@@ -100,6 +102,16 @@ class SigningGuard:
         for height in heights:
             del self._signed[(chain_id, height)]
             self._released[(chain_id, height)] = self._released.get((chain_id, height), 0) + 1
+        return heights
+
+    def revert_above(self, chain_id: int, number: int) -> list[int]:
+        """A devnet revert to L2 block `number` (and L1 to before it): our signatures above it never
+        happened. Journaled like a release, so a restart does not replay them."""
+        heights = sorted(n for c, n in self._signed if c == chain_id and n > number)
+        if heights:
+            self._write(json.dumps({"chainId": chain_id, "release": number, "reason": "devnet_revert"}))
+            for height in heights:
+                del self._signed[(chain_id, height)]
         return heights
 
     def forget_below(self, chain_id: int, number: int) -> None:

@@ -65,6 +65,13 @@ class Watchtower:
         self._spawn(self._submit(record, "slashEquivocation", self.chain_id, block.number,
                                  first.block_hash, first.signature, block.block_hash, block.signature))
 
+    def forget_above(self, number: int) -> None:
+        """A devnet revert: signatures above `number` never happened (the rebuilt blocks there are no
+        equivocation)."""
+        for key in [k for k in self._first_seen if k[1] > number]:
+            del self._first_seen[key]
+        self._reported = {key for key in self._reported if key[1] <= number}
+
     # ----- censorship -----
     async def check_censorship(self, queue_length: int) -> None:
         """Report forced entries L1 marks late; called from the node's L1 loop."""

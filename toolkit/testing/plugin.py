@@ -13,6 +13,14 @@ Fixtures:
     accounts  the prefunded dev accounts (eth_account LocalAccount), the same on L1 and L2
     scenario  toolkit.testing.scenario.Scenario on the devnet
 
+Isolation: every test that uses the devnet (through any of these fixtures) runs between a
+devnet-wide snapshot and a revert to it (toolkit/testing/isolation.py): L1 and every node go back,
+so what one test sends, forces, censors or hands off is gone for the next. Opt out per test with
+`@pytest.mark.devnet_shared_state` (needed by tests that restart a node or reorg L1 below the
+snapshot, which a revert cannot undo), or for the run with the ini option `devnet_isolation = false`.
+Modes whose nodes cannot revert (auction, shared) and devnets without test controls run without it,
+with one warning.
+
     @pytest.mark.devnet(mode="committee", sequencers=3, chains=[901], block_time=1)
     ini: devnet_mode, devnet_sequencers, devnet_chains (comma separated), devnet_block_time, devnet_state,
          devnet_load (a directory `devnet save` wrote: the session starts that devnet, with the contracts
@@ -26,6 +34,7 @@ overrides this one; `l1`, `l2`, `accounts` and `scenario` then use that one.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,10 +44,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
-from toolkit.testing.scenario import AttachedDevnet, Scenario
+from toolkit.testing.scenario import AttachedDevnet, Scenario, ScenarioError
 
 STATE_ENV = "ROLLUP_DEVNET_STATE"
 MARKER = "devnet"
+SHARED_STATE_MARKER = "devnet_shared_state"
 SETTINGS = ("mode", "sequencers", "chains", "block_time")
 
 
@@ -49,11 +59,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("devnet_block_time", "L2 block time in seconds", default="1")
     parser.addini("devnet_state", "state file of a running devnet to use instead of starting one", default="")
     parser.addini("devnet_load", "a saved devnet (`devnet save DIR`) to start instead of a new one", default="")
+    parser.addini("devnet_isolation", "revert the devnet to a snapshot after each test that uses it", type="bool",
+                  default=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "devnet(mode=..., sequencers=..., chains=[...], block_time=...): the session devnet's settings"
+    )
+    config.addinivalue_line(
+        "markers", f"{SHARED_STATE_MARKER}: no snapshot/revert around this test (it restarts nodes or reorgs L1)"
     )
 
 
@@ -144,3 +159,34 @@ def accounts(devnet: Any) -> list[LocalAccount]:
 @pytest.fixture
 def scenario(devnet: Any) -> Scenario:
     return Scenario(devnet)
+
+
+@pytest.fixture(autouse=True)
+def _devnet_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A devnet-wide snapshot before each test that uses the devnet, and a revert to it after."""
+    if ("devnet" not in request.fixturenames or request.node.get_closest_marker(SHARED_STATE_MARKER)
+            or not request.config.getini("devnet_isolation")):
+        yield
+        return
+    from toolkit.testing.isolation import SnapshotError, endpoints, revert_snapshot, take_snapshot
+
+    devnet = request.getfixturevalue("devnet")
+    try:
+        endpoints(devnet.state)
+    except SnapshotError as exc:
+        _warn_once(request.config, f"devnet isolation is off for this run: {exc}")
+        yield
+        return
+    snapshot = take_snapshot(devnet.state)
+    yield
+    try:
+        revert_snapshot(devnet.state, snapshot)
+    except (SnapshotError, ScenarioError) as exc:
+        pytest.fail(f"the devnet could not be reverted after the test: {exc}. A test that restarts a node or "
+                    f"reorgs L1 below the snapshot needs @pytest.mark.{SHARED_STATE_MARKER}", pytrace=False)
+
+
+def _warn_once(config: pytest.Config, message: str) -> None:
+    if not getattr(config, "_devnet_isolation_warned", False):
+        config._devnet_isolation_warned = True  # type: ignore[attr-defined]
+        warnings.warn(pytest.PytestWarning(message), stacklevel=2)

@@ -10,6 +10,7 @@ causes and returning what a client saw. Synchronous (for tests); never sleeps a 
     receipt = scenario.wait_for("safe", tx_hash)      # unsafe | safe | finalized
     scenario.advance_l1(n); scenario.advance_epochs(1)
     name = scenario.crash_sequencer(); scenario.restart(name)   # owned devnets only
+    snapshot = scenario.snapshot(); ...; scenario.revert(snapshot)   # the whole devnet back (isolation.py)
 
 Every wait polls with a deadline (`timeout`, default 90 s: the suite runs on loaded machines).
 """
@@ -172,6 +173,19 @@ class Scenario:
             except (OSError, ScenarioError):
                 continue
         return live
+
+    # ----- the whole devnet back to an earlier moment (toolkit/testing/isolation.py) -----
+    def snapshot(self) -> Any:
+        """Snapshot L1 and every node of every chain together; a DevnetSnapshot for `revert`."""
+        from toolkit.testing.isolation import take_snapshot
+
+        return take_snapshot(self.devnet.state)
+
+    def revert(self, snapshot: Any) -> float:
+        """Return the whole devnet to `snapshot` (used up); returns the seconds it took."""
+        from toolkit.testing.isolation import revert_snapshot
+
+        return revert_snapshot(self.devnet.state, snapshot)
 
     # ----- L1 -----
     def advance_l1(self, blocks: int) -> int:

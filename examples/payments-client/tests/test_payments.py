@@ -77,6 +77,7 @@ def test_a_censored_payment_is_forced_through_l1(devnet, l2, accounts, scenario,
     assert l2.eth.get_balance(merchant) == AMOUNT  # through L1 and the mempool, paid once
 
 
+@pytest.mark.devnet_shared_state  # Anvil cannot revert across a reorg that reaches below its snapshot
 def test_a_safe_payment_survives_an_l1_reorg(devnet, l2, accounts, scenario, merchant) -> None:
     client = PaymentsClient(devnet.state["chains"][0]["rpc"], accounts[8].key.hex())
     payment = client.pay("order-3", merchant, AMOUNT)

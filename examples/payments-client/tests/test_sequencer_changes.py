@@ -36,6 +36,7 @@ def test_payments_land_once_across_a_handoff(devnet, l2, accounts, scenario, mer
     assert l2.eth.get_balance(merchant) == 2 * AMOUNT
 
 
+@pytest.mark.devnet_shared_state  # a restarted node cannot return to a snapshot taken before it started
 def test_a_payment_sent_as_the_leader_crashes_lands_once(devnet, l2, accounts, scenario, merchant) -> None:
     client = PaymentsClient(devnet.state["chains"][0]["rpc"], accounts[4].key.hex())
     crashed = scenario.crash_sequencer()  # SIGKILL the leader
