@@ -147,7 +147,7 @@ def main() -> int:
             anvil.stop()
         taking, reverting = bench_devnet_snapshot(Path(tmp), args.snapshots, args.validators)
         print("snapshot + revert per test")
-        print(f"  devnet-wide, pos with {args.validators} validators (median of {args.snapshots}): "
+        print(f"  devnet-wide (mode pos, {args.validators} validators, median of {args.snapshots}): "
               f"{(taking + reverting) * 1000:.1f} ms (snapshot {taking * 1000:.1f}, revert {reverting * 1000:.1f})")
         print(f"  Anvil evm_snapshot + evm_revert (reference, median of {args.snapshots}): {snapshot * 1000:.1f} ms")
         print(f"  ratio devnet / Anvil: {(taking + reverting) / snapshot:.0f}")

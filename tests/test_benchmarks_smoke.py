@@ -84,12 +84,12 @@ def test_handoffs_prints_attestation_gas_handoff_gaps_and_failover() -> None:
 
 
 def test_plugin_prints_rederivation_and_snapshot_reference() -> None:
-    result = run_benchmark("plugin.py", "--blocks", "12", "--snapshots", "3")
+    result = run_benchmark("plugin.py", "--blocks", "12", "--snapshots", "2", "--validators", "1")
     assert_figures(result, [
         "L1 reorg, depth 10",
         "re-derivation after the reorg",
         "first derivation of the same L1 (reference)",
-        "devnet-wide, pos with 3 validators", "Anvil evm_snapshot + evm_revert (reference", "ratio devnet / Anvil",
+        "devnet-wide (mode pos, 1 validators", "Anvil evm_snapshot + evm_revert (reference", "ratio devnet / Anvil",
     ])
 
 

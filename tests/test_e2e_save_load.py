@@ -47,7 +47,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_a_saved_devnet_starts_again_with_every_block_and_goes_on(tmp_path: Path) -> None:
-    config = fast_config(tmp_path / "run", mode="committee", sequencers=2, block_time=0.2)
+    config = fast_config(tmp_path / "run", block_time=0.2)
     save_dir = tmp_path / "save"
     with running_devnet(config) as network:
         w3 = Web3(HTTPProvider(network.gateway_url))
@@ -96,7 +96,7 @@ def test_a_saved_devnet_starts_again_with_every_block_and_goes_on(tmp_path: Path
     (project / "test_setup_is_there.py").write_text(textwrap.dedent(f"""
         import pytest
 
-        @pytest.mark.devnet(mode="committee")
+        @pytest.mark.devnet(mode="single")
         def test_the_payment_is_there(l2):
             assert l2.eth.get_balance("{DEAD}") == 12_345
             assert int.from_bytes(l2.eth.call({{"to": "{deployed['contractAddress']}"}}), "big") == 42

@@ -1,5 +1,5 @@
 """A devnet-wide snapshot and revert (scenario.snapshot / scenario.revert; the plugin runs them around
-each test) on a real pos devnet with three validators and watchtowers.
+each test) on a real pos devnet with two validators and watchtowers.
 
 What a test did after the snapshot is gone everywhere: its L2 blocks (clients see the head go back, logs removed),
 balances and nonces, its batches and forced entries on L1, the censoring it left on. Nothing of it
@@ -30,7 +30,7 @@ DEAD = "0x000000000000000000000000000000000000dEaD"
 
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    with running_devnet(fast_config(tmp_path_factory.mktemp("pos"), mode="pos", sequencers=3)) as network:
+    with running_devnet(fast_config(tmp_path_factory.mktemp("pos"), mode="pos", sequencers=2)) as network:
         yield network
 
 

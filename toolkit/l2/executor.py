@@ -9,6 +9,7 @@ node drop unsafe blocks (a reorg) by truncating the index.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +97,7 @@ class L2Executor:
 
     def __init__(self, config: L2ChainConfig) -> None:
         self.config = config
+        self._read_states = threading.local()  # per thread: (header hash, state) last read
         chain_class = Chain.configure(
             __name__=f"L2Chain{config.chain_id}",
             vm_configuration=((constants.GENESIS_BLOCK_NUMBER, L2PragueVM),),
@@ -281,7 +283,14 @@ class L2Executor:
 
     # ----- state queries -----
     def _state(self, header: BlockHeaderAPI) -> Any:
-        return self.chain.get_vm(header).state
+        """The state after `header`, for reads. Pool admission and RPC read several accounts at one head:
+        each thread keeps its last header's state object instead of building a VM per read."""
+        last = getattr(self._read_states, "last", None)
+        if last is not None and last[0] == header.hash:
+            return last[1]
+        state = self.chain.get_vm(header).state
+        self._read_states.last = (header.hash, state)
+        return state
 
     def balance(self, address: str, header: BlockHeaderAPI) -> int:
         return self._state(header).get_balance(to_canonical_address(address))

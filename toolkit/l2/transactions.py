@@ -9,6 +9,9 @@ worded as geth words them (core/txpool/validation.go, core/state_transition.go).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from eth.abc import SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
@@ -65,8 +68,53 @@ def _transaction_type(raw: bytes) -> int | None:
     return None if raw[0] >= 0xC0 else raw[0]
 
 
+DECODED_KEPT = 8192  # valid transactions kept decoded (the pool's, decoded again when a block includes them)
+DECODED_KEPT_BYTES = 32 * 1024 * 1024  # ... and at most this many raw bytes of them
+
+
+class _Decoded:
+    """The most recently decoded valid transactions, by (raw bytes, chain id); bounded in count and bytes."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[tuple[bytes, int], SignedTransactionAPI] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, int]) -> SignedTransactionAPI | None:
+        with self._lock:
+            tx = self._kept.get(key)
+            if tx is not None:
+                self._kept.move_to_end(key)
+            return tx
+
+    def put(self, key: tuple[bytes, int], tx: SignedTransactionAPI) -> None:
+        with self._lock:
+            if key in self._kept:
+                return
+            self._kept[key] = tx
+            self._bytes += len(key[0])
+            while len(self._kept) > DECODED_KEPT or self._bytes > DECODED_KEPT_BYTES:
+                (raw, _), _ = self._kept.popitem(last=False)
+                self._bytes -= len(raw)
+
+
+_decoded = _Decoded()
+
+
 def decode_raw_transaction(raw: bytes, chain_id: int) -> SignedTransactionAPI:
-    """Decode a signed transaction and check everything that does not depend on state."""
+    """Decode a signed transaction and check everything that does not depend on state.
+
+    The same bytes decode to the same (immutable) transaction, its sender recovered once: a
+    transaction the pool admitted is not decoded and recovered again when a block includes it."""
+    key = (bytes(raw), chain_id)
+    tx = _decoded.get(key)
+    if tx is None:
+        tx = _decode(*key)
+        _decoded.put(key, tx)
+    return tx
+
+
+def _decode(raw: bytes, chain_id: int) -> SignedTransactionAPI:
     if not raw:
         raise InvalidTransaction("empty transaction")
     if len(raw) > MAX_TRANSACTION_BYTES:

@@ -76,6 +76,19 @@ class NodeSnapshots:
                                          "(a reorg reached below it)")
         for later in [i for i in self._snapshots if i >= snapshot_id]:
             del self._snapshots[later]
+        role = self.node.role
+        held_before = role is not None and role.held
+        if role is not None and not held_before:  # called without the coordinator's hold: hold ourselves
+            await role.hold(True)
+        try:
+            await self._revert(snapshot)
+        finally:
+            if role is not None and not held_before:
+                await role.hold(False)
+        return snapshot.to_json(snapshot_id)
+
+    async def _revert(self, snapshot: NodeSnapshot) -> None:
+        follower = self.node.follower
         # One synchronous run: the blocks dropped hand their transactions back to the mempool, which
         # is emptied before anything else (the mempool handoff) can run.
         follower.state.revert_to(snapshot.head, snapshot.safe, snapshot.finalized)
@@ -86,4 +99,3 @@ class NodeSnapshots:
             self.node.role.revert_to(snapshot.head, snapshot.controls)
         peer_links.set_cut(snapshot.partitioned)
         await follower.derivation.step()  # L1 went back: the L1 reorg path forgets what came after
-        return snapshot.to_json(snapshot_id)
