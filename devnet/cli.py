@@ -18,8 +18,7 @@ from rich.table import Table
 from devnet.auction_cli import auction
 from devnet.bundle_cli import bundle
 from devnet.config import ConfigError, DevnetConfig, load_config
-from devnet.control import serve_control
-from devnet.network import Devnet, DevnetError, rpc_call
+from devnet.rpc import rpc_call
 from devnet.saved import SavedDevnet, SaveError, save_devnet
 from devnet.state import StateError, check_state_dir, read_state, write_state
 from devnet.supervisor import ProcessFailed, pid_alive, stop_pid
@@ -171,6 +170,10 @@ def _refuse_if_running(config: DevnetConfig) -> None:
 
 
 def _up_foreground(config: DevnetConfig, saved: SavedDevnet | None = None) -> None:
+    # the processes' machinery, loaded only by the command that starts them (the others start fast)
+    from devnet.control import serve_control
+    from devnet.network import Devnet, DevnetError
+
     network = Devnet(config, saved=saved)
     stopping = False
 

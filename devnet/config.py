@@ -207,7 +207,7 @@ class DevnetConfig:
         return self
 
     def _validate_auction(self) -> None:
-        from toolkit.sequencer.bidder import StrategyError, parse_strategy
+        from toolkit.sequencer.bid_strategy import StrategyError, parse_strategy
 
         auction = self.auction
         if auction.reveal_window < 1 or auction.close_offset <= auction.reveal_window:

@@ -12,7 +12,6 @@ import shutil
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from eth_account import Account
 
 from devnet.config import CHAIN_PORT_STRIDE, ChainSettings, DevnetConfig
 from devnet.deploy import Deployment, RegistrySettings, deploy_contracts
+from devnet.rpc import http_json, rpc_call
 from devnet.saved import SavedDevnet, settings_of
 from devnet.state import write_state
 from devnet.supervisor import ManagedProcess, ProcessFailed, free_port, port_in_use
@@ -42,22 +42,6 @@ OPERATOR_GAS_ETH = 10  # ETH each sequencer (and the reporter) gets for L1 gas o
 
 class DevnetError(RuntimeError):
     pass
-
-
-def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 5.0) -> Any:
-    """A blocking JSON-RPC call (for readiness probes and the CLI); raises on an error reply."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        reply = json.loads(response.read())
-    if "error" in reply:
-        raise RuntimeError(f"{method}: {reply['error'].get('message')}")
-    return reply["result"]
-
-
-def http_json(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return json.loads(response.read())
 
 
 @dataclass

@@ -21,10 +21,12 @@ import json
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devnet.config import ConfigError, DevnetConfig, load_config
-from devnet.deploy import Deployment
+
+if TYPE_CHECKING:
+    from devnet.deploy import Deployment
 
 FORMAT = "rollup-devnet-save/1"
 STATE_FILE = "devnet.json"
@@ -113,6 +115,8 @@ class SavedDevnet:
             raise SaveError(f"{path} is not a saved devnet of this version (format {found!r}, expected {FORMAT!r})")
         if not (directory / L1_FILE).is_file():
             raise SaveError(f"{directory} lacks {L1_FILE}, the saved L1: the save is incomplete")
+        from devnet.deploy import Deployment  # web3 and friends: loaded only when a save is read
+
         try:
             deployment = Deployment(**{f.name: document["deployment"][f.name] for f in fields(Deployment)})
             chains = document["chains"]
@@ -151,6 +155,8 @@ def save_devnet(state: dict[str, Any], directory: Path, rpc_call: Any, wait_seco
         raise SaveError("this devnet runs on an existing L1 (--l1-rpc): only a devnet's own Anvil can be saved")
     if "settings" not in state or any("genesis_timestamp" not in c for c in state.get("chains", [])):
         raise SaveError("this devnet's state file predates `devnet save`: restart it with this version first")
+    from devnet.deploy import Deployment
+
     l1_url = state["l1"]["rpc"]
     heads = _wait_until_safe(state, rpc_call, wait_seconds)
     l1_block = int(rpc_call(l1_url, "eth_blockNumber"), 16)

@@ -10,9 +10,6 @@ from typing import Any
 import click
 from rich.console import Console
 
-from devnet.scenarios import DRILLS, run_drill
-from toolkit.testing.scenario import AttachedDevnet, Scenario, ScenarioError
-
 console = Console()
 
 
@@ -24,6 +21,8 @@ def scenario() -> None:
 @scenario.command("list")
 def scenario_list() -> None:
     """The drills `devnet scenario run` knows."""
+    from devnet.scenarios import DRILLS  # the scenario API loads client libraries: only when asked for
+
     for drill in DRILLS.values():
         console.print(f"[bold]{drill.name}[/bold]  {drill.description}")
 
@@ -36,6 +35,8 @@ def scenario_list() -> None:
 def scenario_run(ctx: click.Context, name: str, as_json: bool, chain_id: int | None) -> None:
     """Run drill NAME on the running devnet, printing each step as a client on the gateway saw it."""
     from devnet.cli import _config  # the CLI's config resolution (--config, --state-dir)
+    from devnet.scenarios import run_drill
+    from toolkit.testing.scenario import AttachedDevnet, Scenario, ScenarioError
 
     state_file = Path(_config(ctx).state_file)
 

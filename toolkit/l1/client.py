@@ -20,17 +20,12 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Transaction
 
 from toolkit.forced_queue import ForcedEntry
 from toolkit.l1.artifacts import load_artifact
+from toolkit.l1.blocks import L1Block, Schedule
 from toolkit.shared_batch import NamespaceError, NamespaceRead, Segment, select_namespace
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class L1Block:
-    number: int
-    hash: bytes
-    timestamp: int
-    parent_hash: bytes = b""  # empty when not known
+__all__ = ["BatchRejected", "L1Block", "L1Client", "PostedBatch", "Schedule"]
 
 
 @dataclass(frozen=True)
@@ -56,17 +51,6 @@ REASONS = {0: "rotation", 1: "auction", 2: "slashed", 3: "unstaked", 4: "timeout
 
 class BatchRejected(Exception):
     """L1 refused a batch: the revert reason (a custom error name) is in the message."""
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """The registry's record of a chain's current epoch (decentralised modes)."""
-
-    started: bool
-    epoch: int
-    skips: int
-    last_activity: int
-    leader: str
 
 
 class L1Client:

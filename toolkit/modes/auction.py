@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from toolkit.l1.client import L1Block
+from toolkit.l1.blocks import L1Block
 from toolkit.modes.base import LeaderView, RegistrySettings
 from toolkit.modes.pos import PosMode
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from toolkit.l1.client import L1Block, Schedule
+from toolkit.l1.blocks import L1Block, Schedule
 
 ETHER = 10**18
 

@@ -61,7 +61,7 @@ class NodeConfig:
             mode_named(self.mode)
         except UnknownMode as exc:
             raise NodeConfigError(str(exc)) from exc
-        from toolkit.sequencer.bidder import StrategyError, parse_strategy
+        from toolkit.sequencer.bid_strategy import StrategyError, parse_strategy
 
         try:
             parse_strategy(self.bid_strategy, self.bid_expected_mev_wei, self.bid_shading)
