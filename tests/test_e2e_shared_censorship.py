@@ -28,8 +28,10 @@ SENDER = ACCOUNTS[7]
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    # A censoring leader whose batch L1 refuses (ForcedTxOverdue) steps aside: L1 records the entry as
+    # late when the next leader's batch consumes it, after the liveness timeout (12 L1 blocks here).
     config = fast_config(tmp_path_factory.mktemp("shared-censor"), mode="shared", sequencers=3, epoch_length=60,
-                         liveness_timeout=30, chains=CHAINS)
+                         liveness_timeout=12, chains=CHAINS)
     with running_devnet(config) as devnet:
         yield devnet
 
@@ -77,7 +79,7 @@ def test_a_leader_censoring_one_chain_is_bypassed_through_l1_and_slashed(network
     assert handle.deadline // 60 == l1.eth.block_number // 60, "the deadline must fall in this leader's epoch"
     receipt = handle.wait_included(verifier, safe=True, timeout=60)
     assert receipt["transactionHash"] == on_902 and int(receipt["status"], 16) == 1
-    wait_for(lambda: inbox.functions.lateness(902, handle.index).call()[0], timeout=30,
+    wait_for(lambda: inbox.functions.lateness(902, handle.index).call()[0], timeout=90,
              what="L1 to record the 902 entry as late")
 
     # the watchtowers (no test code) get the censoring leader slashed, and 902 goes on without it

@@ -177,11 +177,14 @@ def _devnet_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
         _warn_once(request.config, f"devnet isolation is off for this run: {exc}")
         yield
         return
-    snapshot = take_snapshot(devnet.state)
+    try:
+        snapshot = take_snapshot(devnet.state)
+    except (ScenarioError, OSError) as exc:  # a node down (restarted by a test before?), L1 gone
+        pytest.fail(f"the devnet could not be snapshotted before the test: {exc}", pytrace=False)
     yield
     try:
         revert_snapshot(devnet.state, snapshot)
-    except (SnapshotError, ScenarioError) as exc:
+    except (ScenarioError, OSError) as exc:
         pytest.fail(f"the devnet could not be reverted after the test: {exc}. A test that restarts a node or "
                     f"reorgs L1 below the snapshot needs @pytest.mark.{SHARED_STATE_MARKER}", pytrace=False)
 
