@@ -30,6 +30,7 @@ USER = dev_accounts(10)[3]
 DEAD = "0x000000000000000000000000000000000000dEaD"
 # init code of a contract whose runtime returns the 32-byte word 42 to any call
 RETURNS_42_INIT = bytes.fromhex("600a600c600039600a6000f3" + "602a60005260206000f3")
+FREE_PORTS = ["--l1-port", "0", "--gateway-port", "0", "--sequencer-port", "0", "--verifier-port", "0"]
 
 
 def _send(w3: Web3, tx: dict) -> dict:
@@ -69,11 +70,16 @@ def test_a_saved_devnet_starts_again_with_every_block_and_goes_on(tmp_path: Path
         assert saved.heads[901].number >= paid["blockNumber"]  # the save waited for the payment to be on L1
         paid_block_hash = w3.eth.get_block(paid["blockNumber"])["hash"]
 
-    # Loaded into the same state dir: the nodes' signing journals of the first run must not be taken
-    # for this run's blocks (the chain and the Inbox address are the same).
-    with running_devnet(saved.config(config), saved=saved) as loaded:
-        w3 = Web3(HTTPProvider(loaded.gateway_url))
-        l1 = Web3(HTTPProvider(loaded.state["l1"]["rpc"]))
+    # `devnet up --detach --load`, as the README says, into the same state dir: the nodes' signing
+    # journals of the first run must not be taken for this run's blocks (same chain, same Inbox address).
+    state_dir = str(config.state_dir)
+    up = _cli("--state-dir", state_dir, "up", "--detach", "--load", str(save_dir), *FREE_PORTS)
+    assert up.returncode == 0, up.stderr + up.stdout
+    try:
+        state = json.loads((config.state_dir / "state.json").read_text())
+        assert state["loaded_from"] == str(save_dir.resolve())
+        w3 = Web3(HTTPProvider(state["chains"][0]["rpc"]))
+        l1 = Web3(HTTPProvider(state["l1"]["rpc"]))
         assert l1.eth.get_block(saved.l1_block)["hash"] == l1_hash  # the L1 history itself, not a replay
         assert w3.eth.get_transaction_receipt(paid["transactionHash"])["blockHash"] == paid_block_hash
         assert w3.eth.get_balance(DEAD) == 12_345
@@ -81,13 +87,15 @@ def test_a_saved_devnet_starts_again_with_every_block_and_goes_on(tmp_path: Path
         after = _send(w3, {"to": DEAD, "value": 1})  # the loaded devnet goes on: builds, batches, derives
         wait_for(lambda: w3.eth.get_block("safe")["number"] >= after["blockNumber"], timeout=60,
                  what="a block of the loaded devnet to be safe on the loaded L1")
-        verifier = Web3(HTTPProvider(loaded.node_url("verifier-0")))
+        verifier = Web3(HTTPProvider(next(n["rpc"] for n in state["chains"][0]["nodes"] if n["role"] == "verifier")))
         assert verifier.eth.get_block(after["blockNumber"])["hash"] == w3.eth.get_block(after["blockNumber"])["hash"]
-        journals = list((loaded.state_dir / "nodes").glob("sequencer-*/signed-blocks-901.jsonl"))
+        journals = list((config.state_dir / "nodes").glob("sequencer-*/signed-blocks-901.jsonl"))
         assert journals and all(json.loads(path.read_text().splitlines()[0])["number"] > saved.heads[901].number
                                 for path in journals if path.stat().st_size), "a journal of the first run was kept"
-        logs = "".join(path.read_text() for path in loaded.log_dir.glob("sequencer-*.log"))
-        assert "RE-SIGNING" not in logs
+        assert "RE-SIGNING" not in (config.state_dir / "logs" / "sequencer-0.log").read_text()
+    finally:
+        down = _cli("--state-dir", state_dir, "down")
+    assert down.returncode == 0, down.stderr
 
     # Through the pytest plugin: a project's suite starts the saved devnet and finds its set-up there.
     project = tmp_path / "project"
