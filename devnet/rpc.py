@@ -8,14 +8,22 @@ import urllib.request
 from typing import Any
 
 
+class RpcReplyError(RuntimeError):
+    """The node answered with a JSON-RPC error."""
+
+    def __init__(self, method: str, message: str) -> None:
+        super().__init__(f"{method}: {message}")
+        self.method, self.message = method, message
+
+
 def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 5.0) -> Any:
-    """A blocking JSON-RPC call; raises on an error reply."""
+    """A blocking JSON-RPC call; raises RpcReplyError on an error reply (OSError when unreachable)."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         reply = json.loads(response.read())
     if "error" in reply:
-        raise RuntimeError(f"{method}: {reply['error'].get('message')}")
+        raise RpcReplyError(method, str(reply["error"].get("message")))
     return reply["result"]
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from devnet.rpc import RpcReplyError, rpc_call
 from toolkit.force_include import ForcedTx, force_include
 from toolkit.modes import mode_named
 from toolkit.testing.l1_reorg import L1Reorg, head_number, mine, reorg_l1
@@ -65,13 +66,10 @@ class AttachedDevnet:
 
 
 def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float = 10.0) -> Any:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        reply = json.loads(response.read())
-    if "error" in reply:
-        raise ScenarioError(f"{method} on {url}: {reply['error'].get('message')}")
-    return reply["result"]
+    try:
+        return rpc_call(url, method, params, timeout)
+    except RpcReplyError as exc:
+        raise ScenarioError(f"{method} on {url}: {exc.message}") from exc
 
 
 def _runs(pid: int) -> bool:
