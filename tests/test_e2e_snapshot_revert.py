@@ -92,8 +92,25 @@ def test_a_revert_undoes_blocks_l1_and_test_controls_and_the_chain_goes_on(devne
         assert rpc_call(node["rpc"], "rollup_syncStatus")["watchtower"] in ([], None)
 
     # a snapshot is used up by reverting to it
-    with pytest.raises(SnapshotError, match="cannot revert to snapshot"):
+    with pytest.raises(SnapshotError, match="no longer has its part of the snapshot"):
         scenario.revert(snapshot)
+
+
+@pytest.mark.slow
+def test_a_node_restarted_since_the_snapshot_makes_the_revert_refuse_before_touching_anything(
+        devnet: Devnet) -> None:
+    scenario = Scenario(devnet)
+    snapshot = scenario.snapshot()
+    follower = next(name for name in scenario.sequencers if name != scenario.leader())
+    scenario.restart(scenario.crash_sequencer(follower))
+    l1 = Web3(HTTPProvider(devnet.state["l1"]["rpc"]))
+    l1_before = l1.eth.block_number
+    with pytest.raises(SnapshotError, match=f"{follower} of chain 901 no longer has its part"):
+        scenario.revert(snapshot)
+    assert l1.eth.block_number >= l1_before, "L1 was reverted although a node could not follow"
+    w3 = Web3(HTTPProvider(devnet.gateway_url))
+    head = w3.eth.block_number
+    wait_for(lambda: w3.eth.block_number > head, timeout=30, what="the chain to go on (the hold released)")
 
 
 def test_modes_whose_nodes_cannot_revert_say_why(tmp_path: Path) -> None:

@@ -188,6 +188,9 @@ class L2Node:
         self._check_revertible()
         return await self.snapshots.revert(snapshot_id)
 
+    def snapshot_ids(self) -> list[str]:
+        return self.snapshots.ids()
+
     def _check_revertible(self) -> None:
         if self.mode.revert_unsupported is not None:
             raise RpcError(SERVER_ERROR, f"mode {self.mode.name} cannot snapshot and revert: "

@@ -65,6 +65,10 @@ class NodeSnapshots:
         self._snapshots[snapshot_id] = snapshot
         return snapshot.to_json(snapshot_id)
 
+    def ids(self) -> list[str]:
+        """The snapshots this node can still revert to."""
+        return [hex(snapshot_id) for snapshot_id in sorted(self._snapshots)]
+
     async def revert(self, snapshot_id: int) -> dict[str, Any]:
         snapshot = self._snapshots.get(snapshot_id)
         if snapshot is None:

@@ -80,6 +80,7 @@ class RollupApi:
             "devnet_hold": self.devnet_hold,
             "devnet_snapshot": self.devnet_snapshot,
             "devnet_revert": self.devnet_revert,
+            "devnet_snapshots": self.devnet_snapshots,
         }
 
     async def rollup_syncStatus(self, params: list[Any]) -> dict[str, Any]:
@@ -192,6 +193,11 @@ class RollupApi:
         snapshot and every later one are used up."""
         p.expect_count(params, 1)
         return await self.node.revert(p.quantity(p.arg(params, 0, "id"), "id"))
+
+    async def devnet_snapshots(self, params: list[Any]) -> list[str]:
+        """Test control: the ids of the snapshots this node can still revert to (none after a restart)."""
+        p.expect_count(params, 0)
+        return self.node.snapshot_ids()
 
     async def devnet_setPartitioned(self, params: list[Any]) -> bool:
         """Test control: true cuts this node off from its peers both ways (gossip, sync, attestations,

@@ -108,6 +108,10 @@ def revert_snapshot(state: dict[str, Any], snapshot: DevnetSnapshot) -> float:
     started = time.monotonic()
     nodes = endpoints(state)
     with held(nodes):
+        for node in nodes:  # every node can go back, or nothing is touched (L1 first would strand the rest)
+            if snapshot.node_ids.get(node.admin) not in rpc(node.admin, "devnet_snapshots"):
+                raise SnapshotError(f"{node.name} of chain {node.chain_id} no longer has its part of the snapshot "
+                                    "(restarted since it was taken, or already reverted to); nothing was reverted")
         try:
             reverted_l1 = rpc(state["l1"]["rpc"], "evm_revert", [snapshot.l1_id])
         except ScenarioError as exc:
