@@ -34,10 +34,12 @@ def deploy_contracts(
     inclusion_window: int = 10,
     forced_inclusion_fee: int = 10**15,
     funding: dict[str, int] | None = None,
+    mine_now: bool = False,
 ) -> Deployment:
     """Deploy the mode's registry and the Inbox; name (single), seat (committee) or stake (pos) operators.
     `funding` (address -> wei) is first sent from the admin key, and mined, so operators can stake
-    on an L1 where nobody can mint their balance (an existing L1 instead of the devnet's Anvil)."""
+    on an L1 where nobody can mint their balance (an existing L1 instead of the devnet's Anvil).
+    `mine_now` (the devnet's own Anvil): mine the deployment at once instead of at the next block time."""
     w3 = Web3(HTTPProvider(l1_rpc_url, request_kwargs={"timeout": 10}))
     l1_chain_id = w3.eth.chain_id
     nonces: dict[str, int] = {}
@@ -76,6 +78,8 @@ def deploy_contracts(
     registry = w3.eth.contract(address=registry_address, abi=registry_artifact["abi"])
     chain_list = [chain_ids] if isinstance(chain_ids, int) else list(chain_ids)
     sequencing.setup_registry(send, registry, inbox_address, chain_list, admin_key, operator_keys, settings)
+    if mine_now:
+        w3.provider.make_request("evm_mine", [])
     last_block = _wait_all(w3, hashes, "deployment")
     return Deployment(registry=registry_address, registry_contract=registry_name, inbox=inbox_address, block=last_block)
 

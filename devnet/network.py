@@ -121,12 +121,17 @@ class Devnet:
                     auction_burn_bps=self.config.auction.burn_bps,
                 ),
                 self.config.l1.inclusion_window, self.config.l1.forced_inclusion_fee_wei, funding,
+                mine_now=not self.config.l1.external,
             )
             chains = [self._chain_config(chain) for chain in self.config.chain_list]
             self._check_saved_genesis(chains)
             self._start_nodes(l1_url, deployment, chains, operators, ports)
-            for chain in chains:
+            for chain in chains:  # while the nodes catch up: a gateway copes with nodes not ready yet
                 self._start_gateway(l1_url, deployment, chain.chain_id, ports[("gateway", chain.chain_id)])
+            for name in self.node_configs:
+                self.wait_node_ready(name)
+            for chain in chains:
+                self._wait_gateway_ready(chain.chain_id)
             self._check_saved_heads()
         except BaseException:
             self.down()
@@ -316,8 +321,6 @@ class Devnet:
         self.node_configs = {name: tuple(configs) for name, configs in per_name.items()}
         for name in self.node_configs:
             self.start_node(name)
-        for name in self.node_configs:
-            self.wait_node_ready(name)
 
     def _start_gateway(self, l1_url: str, deployment: Deployment, chain_id: int, port: int) -> None:
         host = self.config.l1.host
@@ -337,9 +340,13 @@ class Devnet:
         )
         process.start()
         self.processes[name] = process
-        url = f"http://{host}:{port}"
-        self.gateway_urls[chain_id] = url
-        process.wait_ready(lambda: "healthy" in http_json(url, 1), READY_SECONDS)
+        self.gateway_urls[chain_id] = f"http://{host}:{port}"
+
+    def _wait_gateway_ready(self, chain_id: int) -> None:
+        """The gateway answers and sees every node healthy (they are ready by now)."""
+        url = self.gateway_urls[chain_id]
+        self.processes[self.gateway_process_name(chain_id)].wait_ready(
+            lambda: all(http_json(url, 1)["healthy"].values()), READY_SECONDS)
 
     def node_url(self, name: str, chain_id: int | None = None) -> str:
         """The RPC URL of node `name` for a chain (default: the first chain)."""
