@@ -29,6 +29,7 @@ from toolkit.rpc.server import Handler
 CLIENT_VERSION = "rollup-devnet/0.1.0/python"
 SUGGESTED_TIP = 1_000_000_000
 MAX_LOG_RANGE = 10_000
+LOGS_OFF_LOOP_BLOCKS = 256  # a longer eth_getLogs range is read in a worker: the node builds and answers meanwhile
 MAX_FEE_HISTORY = 1024
 
 
@@ -413,7 +414,14 @@ class EthApi:
         if not isinstance(spec, dict):
             raise invalid_params("filter object expected")
         first, last = self._log_range(spec, strict=True)
-        return self.logs_in_range(first, last, LogCriteria.parse(spec))
+        criteria = LogCriteria.parse(spec)
+        if last - first + 1 <= LOGS_OFF_LOOP_BLOCKS:
+            return self.logs_in_range(first, last, criteria)
+        try:
+            return await off_loop(self.logs_in_range, first, last, criteria)
+        except (KeyError, IndexError):  # a reorg dropped blocks of the range meanwhile: read the chain as it is
+            first, last = self._log_range(spec, strict=True)
+            return self.logs_in_range(first, last, criteria)
 
     async def eth_newFilter(self, params: list[Any]) -> str:
         spec = p.arg(params, 0, "filter")
