@@ -25,7 +25,7 @@ def auction() -> None:
 def status(ctx: click.Context, as_json: bool, chain_id: int | None) -> None:
     """Recent and upcoming auctions: phase, commitments, reveals, winner, price; proceeds per staker."""
     from devnet.cli import _chain, _state, console
-    from devnet.network import rpc_call
+    from devnet.rpc import rpc_call
 
     state = _state(ctx)
     chain = _chain(state, chain_id)

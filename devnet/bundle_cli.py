@@ -61,7 +61,7 @@ def send(ctx: click.Context, txs: tuple[str, ...], atomicity: str, chain_id: int
          as_json: bool) -> None:
     """Send a bundle of raw transactions; exits non-zero when it was refused or dropped."""
     from devnet.cli import _chain, console
-    from devnet.network import rpc_call
+    from devnet.rpc import rpc_call
 
     state = _shared_state(ctx)
     chain = _chain(state, chain_id)
@@ -93,7 +93,7 @@ def send(ctx: click.Context, txs: tuple[str, ...], atomicity: str, chain_id: int
 @click.pass_context
 def status(ctx: click.Context, bundle_id: str, as_json: bool) -> None:
     """A bundle's record (pending, included with its slot and blocks, or dropped with the reason)."""
-    from devnet.network import rpc_call
+    from devnet.rpc import rpc_call
 
     state = _shared_state(ctx)
     for node in state["chains"][0]["nodes"]:

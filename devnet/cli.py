@@ -303,7 +303,7 @@ def save(ctx: click.Context, directory: Path, timeout: float) -> None:
     state = _state(ctx)
     try:
         with console.status("waiting for the latest L2 blocks to be on L1..."):
-            saved = save_devnet(state, directory, rpc_call, timeout)
+            saved = save_devnet(state, directory, timeout)
     except SaveError as exc:
         raise click.ClickException(str(exc)) from exc
     heads = ", ".join(f"chain {chain}: block {head.number}" for chain, head in saved.heads.items())

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devnet.config import ConfigError, DevnetConfig, load_config
+from devnet.rpc import rpc_call
 
 if TYPE_CHECKING:
     from devnet.deploy import Deployment
@@ -148,8 +149,7 @@ def _flatten(settings: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def save_devnet(state: dict[str, Any], directory: Path, rpc_call: Any, wait_seconds: float = SAFE_WAIT_SECONDS,
-                ) -> SavedDevnet:
+def save_devnet(state: dict[str, Any], directory: Path, wait_seconds: float = SAFE_WAIT_SECONDS) -> SavedDevnet:
     """Save the running devnet that `state` (its state file) describes into `directory`."""
     if state.get("l1", {}).get("external"):
         raise SaveError("this devnet runs on an existing L1 (--l1-rpc): only a devnet's own Anvil can be saved")
@@ -158,7 +158,7 @@ def save_devnet(state: dict[str, Any], directory: Path, rpc_call: Any, wait_seco
     from devnet.deploy import Deployment
 
     l1_url = state["l1"]["rpc"]
-    heads = _wait_until_safe(state, rpc_call, wait_seconds)
+    heads = _wait_until_safe(state, wait_seconds)
     l1_block = int(rpc_call(l1_url, "eth_blockNumber"), 16)
     dumped = rpc_call(l1_url, "anvil_dumpState", [True], timeout=60)
     l1_state = json.loads(gzip.decompress(bytes.fromhex(dumped.removeprefix("0x"))))
@@ -180,7 +180,7 @@ def save_devnet(state: dict[str, Any], directory: Path, rpc_call: Any, wait_seco
     return saved
 
 
-def _wait_until_safe(state: dict[str, Any], rpc_call: Any, wait_seconds: float) -> dict[int, SavedHead]:
+def _wait_until_safe(state: dict[str, Any], wait_seconds: float) -> dict[int, SavedHead]:
     """Every chain's latest block at the call is in a batch on L1: each verifier's safe head passed it."""
     targets = {}
     for chain in state["chains"]:
@@ -212,8 +212,7 @@ def _wait_until_safe(state: dict[str, Any], rpc_call: Any, wait_seconds: float) 
 
 def _check_history(l1_state: dict[str, Any], deploy_block: int) -> None:
     """Derivation reads L1 state at old blocks (who led at a batch's block): every one must be in the dump."""
-    best = int(l1_state["best_block_number"], 0) if isinstance(l1_state["best_block_number"], str) \
-        else int(l1_state["best_block_number"])
+    best = int(str(l1_state["best_block_number"]), 0)  # a number, or hex text
     needed = best - deploy_block + 1
     kept = len(l1_state.get("historical_states") or [])
     if kept < needed:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from devnet.network import rpc_call
+from devnet.rpc import rpc_call
 from devnet.supervisor import ManagedProcess, free_port
 from toolkit.l1.artifacts import find_foundry_tool
 
